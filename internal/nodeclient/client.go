@@ -1,0 +1,176 @@
+// Package nodeclient is the one place that talks to oasis-node: it dials the
+// node's gRPC socket, bounds every call with a timeout, survives node
+// restarts, and exposes only read-only queries. Plugins use it and never
+// import gRPC themselves.
+package nodeclient
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+
+	"github.com/influxdata/telegraf/config"
+	commontls "github.com/influxdata/telegraf/plugins/common/tls"
+	cmnGrpc "github.com/oasisprotocol/oasis-core/go/common/grpc"
+	control "github.com/oasisprotocol/oasis-core/go/control/api"
+	scheduler "github.com/oasisprotocol/oasis-core/go/scheduler/api"
+)
+
+// DefaultTimeout bounds each call to the node when the plugin sets none.
+const DefaultTimeout = 5 * time.Second
+
+// Config holds the connection settings shared by every plugin; plugins embed
+// it so that each has the same `address`, `timeout` and `tls_*` settings.
+type Config struct {
+	// Address of the node's gRPC API; see ParseAddress for the forms.
+	Address string `toml:"address"`
+	// Timeout bounds each call to the node.
+	Timeout config.Duration `toml:"timeout"`
+	// TLS settings, used only for a host:port address.
+	commontls.ClientConfig
+}
+
+// Client is a read-only client of one oasis-node. It is safe for concurrent
+// use. The connection is made on the first call and re-made by gRPC after
+// the node restarts; no call blocks longer than the timeout.
+type Client struct {
+	target  Target
+	timeout time.Duration
+	conn    *grpc.ClientConn
+
+	control   *control.NodeControllerClient
+	scheduler *scheduler.Client
+
+	calls atomic.Uint64
+}
+
+// New validates cfg and prepares a client. It does not contact the node, so
+// a node that is down at start-up is not a configuration error.
+func New(cfg Config) (*Client, error) {
+	target, err := ParseAddress(cfg.Address)
+	if err != nil {
+		return nil, err
+	}
+	timeout := time.Duration(cfg.Timeout)
+	if timeout == 0 {
+		timeout = DefaultTimeout
+	}
+	if timeout < 0 {
+		return nil, fmt.Errorf("timeout %s: must be positive, e.g. timeout = \"5s\"", timeout)
+	}
+
+	var creds credentials.TransportCredentials
+	if target.Unix {
+		if cfg.TLSCA != "" || cfg.TLSCert != "" || cfg.TLSKey != "" {
+			return nil, fmt.Errorf("tls_ca/tls_cert/tls_key apply only to a host:port address, not to the unix socket %q", cfg.Address)
+		}
+		creds = insecure.NewCredentials()
+	} else {
+		tlsCfg, err := cfg.TLSConfig()
+		if err != nil {
+			return nil, fmt.Errorf("tls settings: %w", err)
+		}
+		if tlsCfg == nil {
+			// No tls_* settings: verify the server against the system roots.
+			tlsCfg = &tls.Config{MinVersion: tls.VersionTLS12}
+		}
+		creds = credentials.NewTLS(tlsCfg)
+	}
+
+	conn, err := cmnGrpc.Dial(target.Dial,
+		grpc.WithTransportCredentials(creds),
+		// gRPC backs off up to 2 minutes between reconnects by default; a
+		// restarted node should be seen again within a gather or two.
+		grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.Config{BaseDelay: 250 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 5 * time.Second},
+			MinConnectTimeout: timeout,
+		}),
+		grpc.WithChainUnaryInterceptor(waitForReady),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("address %q: %w", cfg.Address, err)
+	}
+	return &Client{
+		target:    target,
+		timeout:   timeout,
+		conn:      conn,
+		control:   control.NewNodeControllerClient(conn),
+		scheduler: scheduler.NewClient(conn),
+	}, nil
+}
+
+// Close releases the connection.
+func (c *Client) Close() error { return c.conn.Close() }
+
+// Target is the gRPC target the client dials, for error messages.
+func (c *Client) Target() string { return c.target.Dial }
+
+// Calls is the number of calls made to the node so far; plugins' tests use
+// it to keep the load on the node known.
+func (c *Client) Calls() uint64 { return c.calls.Load() }
+
+// reconnectBudget bounds the wait for a restarted node inside one call.
+const reconnectBudget = time.Second
+
+// call runs one query under the client's timeout and names it in the error.
+func call[T any](ctx context.Context, c *Client, method string, fn func(context.Context) (T, error)) (T, error) {
+	c.calls.Add(1)
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	v, err := fn(ctx)
+	if err != nil && status.Code(err) == codes.Unavailable {
+		// While gRPC backs off after a failed connection, calls fail at
+		// once, even if the node has restarted since. Dial now and give the
+		// node a moment; report the first error if it is still not there.
+		c.conn.ResetConnectBackoff()
+		retryCtx, cancelRetry := context.WithTimeout(context.WithValue(ctx, waitForReadyKey{}, true), reconnectBudget)
+		defer cancelRetry()
+		c.calls.Add(1)
+		if v2, err2 := fn(retryCtx); err2 == nil {
+			v, err = v2, nil
+		}
+	}
+	if err != nil {
+		return v, fmt.Errorf("%s on %s: %w", method, c.target.Dial, err)
+	}
+	return v, nil
+}
+
+type waitForReadyKey struct{}
+
+// waitForReady makes a call marked by call's retry wait for the connection
+// to become ready (within its deadline) instead of failing fast. oasis-core's
+// typed clients take no call options, hence the context marker.
+func waitForReady(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	if ctx.Value(waitForReadyKey{}) != nil {
+		opts = append(opts, grpc.WaitForReady(true))
+	}
+	return invoker(ctx, method, req, reply, cc, opts...)
+}
+
+// NodeStatus is the node's own status report (control.GetStatus): identity,
+// consensus, registration, pending upgrades.
+func (c *Client) NodeStatus(ctx context.Context) (*control.Status, error) {
+	return call(ctx, c, "NodeController.GetStatus", c.control.GetStatus)
+}
+
+// IsSynced reports whether the node considers its consensus state synced.
+func (c *Client) IsSynced(ctx context.Context) (bool, error) {
+	return call(ctx, c, "NodeController.IsSynced", c.control.IsSynced)
+}
+
+// Validators is the validator set (node, entity, voting power) at height.
+func (c *Client) Validators(ctx context.Context, height int64) ([]*scheduler.Validator, error) {
+	return call(ctx, c, "Scheduler.GetValidators", func(ctx context.Context) ([]*scheduler.Validator, error) {
+		return c.scheduler.GetValidators(ctx, height)
+	})
+}
