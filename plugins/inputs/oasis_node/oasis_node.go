@@ -97,7 +97,7 @@ func (o *OasisNode) Gather(acc telegraf.Accumulator) error {
 
 	tags := o.tags(st)
 	fields := statusFields(st, now)
-	up := 1
+	up := int64(1)
 
 	synced, err := o.client.IsSynced(ctx)
 	if err != nil {
@@ -130,7 +130,7 @@ func (o *OasisNode) Gather(acc telegraf.Accumulator) error {
 // addDown emits the heartbeat that says the node could not be read, so
 // "down" is a value alerts can see rather than an absence.
 func (o *OasisNode) addDown(acc telegraf.Accumulator, now time.Time) {
-	acc.AddFields(Measurement, map[string]any{"up": 0}, copyTags(o.lastTags), now)
+	acc.AddFields(Measurement, map[string]any{"up": int64(0)}, copyTags(o.lastTags), now)
 }
 
 func (o *OasisNode) tags(st *control.Status) map[string]string {
@@ -155,15 +155,15 @@ func (o *OasisNode) tags(st *control.Status) map[string]string {
 func statusFields(st *control.Status, now time.Time) map[string]any {
 	cs := st.Consensus
 	f := map[string]any{
-		"software_version":          st.SoftwareVersion,
-		"mode":                      string(st.Mode),
-		"latest_height":             cs.LatestHeight,
-		"latest_block_time":         cs.LatestTime.Unix(),
-		"latest_block_age_seconds":  now.Sub(cs.LatestTime).Seconds(),
-		"consensus_status":          cs.Status.String(),
-		"is_validator":              boolInt(cs.IsValidator),
-		"epoch":                     int64(cs.LatestEpoch),
-		"pending_upgrades":          int64(len(st.PendingUpgrades)),
+		"software_version":         st.SoftwareVersion,
+		"mode":                     string(st.Mode),
+		"latest_height":            cs.LatestHeight,
+		"latest_block_time":        cs.LatestTime.Unix(),
+		"latest_block_age_seconds": now.Sub(cs.LatestTime).Seconds(),
+		"consensus_status":         cs.Status.String(),
+		"is_validator":             boolInt(cs.IsValidator),
+		"epoch":                    int64(cs.LatestEpoch),
+		"pending_upgrades":         int64(len(st.PendingUpgrades)),
 	}
 	if cs.P2P != nil {
 		f["consensus_peers"] = int64(len(cs.P2P.Peers))
@@ -198,7 +198,7 @@ func statusFields(st *control.Status, now time.Time) map[string]any {
 	return f
 }
 
-func boolInt(b bool) int {
+func boolInt(b bool) int64 {
 	if b {
 		return 1
 	}

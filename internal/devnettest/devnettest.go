@@ -1,0 +1,252 @@
+// Package devnettest runs a local network of real oasis-node validators for
+// integration tests. It builds and drives the oasis-devnet command from the
+// repository's devnet/ module, which needs oasis-core's replace lines (and
+// Debian's libseccomp-dev and pkg-config); this module keeps none.
+//
+// A test that needs a real node calls Start. A missing prerequisite (Go
+// toolchain, C library) fails the test: integration tests never skip.
+package devnettest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/oasis-mission-control/oasis-mission-control/internal/nodeclient"
+)
+
+// Validator is one validator of a running devnet, as the devnet's manifest
+// (network.json) describes it.
+type Validator struct {
+	Index            int    `json:"index"`
+	NodeID           string `json:"node_id"`
+	EntityID         string `json:"entity_id"`
+	EntityAddress    string `json:"entity_address"`
+	ConsensusKey     string `json:"consensus_key"`
+	ConsensusAddress string `json:"consensus_address"`
+	DataDir          string `json:"data_dir"`
+	Socket           string `json:"socket"`
+}
+
+// Manifest is the part of the devnet's network.json tests use.
+type Manifest struct {
+	Dir          string      `json:"dir"`
+	ChainContext string      `json:"chain_context"`
+	EpochBlocks  int64       `json:"epoch_blocks"`
+	TokenSymbol  string      `json:"token_symbol"`
+	Validators   []Validator `json:"validators"`
+}
+
+// Options shape the network a test starts.
+type Options struct {
+	Validators    int
+	BlockInterval time.Duration
+	EpochBlocks   int64
+}
+
+// Net is a running devnet.
+type Net struct {
+	Manifest
+	bin   string
+	t     testing.TB
+	mu    sync.Mutex
+	procs map[int]*exec.Cmd
+}
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// repoRoot is the repository root, found from this file's location.
+func repoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+}
+
+// Binary builds oasis-devnet (once per test binary; Go's build cache makes
+// a rebuild of unchanged sources quick) and returns its path.
+func Binary(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		root := repoRoot()
+		binPath = filepath.Join(root, "bin", "oasis-devnet")
+		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/oasis-devnet")
+		cmd.Dir = filepath.Join(root, "devnet")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("building oasis-devnet (needs Debian's libseccomp-dev and pkg-config; `make deps` installs them): %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// Start creates and starts a devnet, waits until every validator's socket
+// answers and the chain has made a few blocks, and tears it down (no
+// processes, no files left) when the test ends.
+func Start(t testing.TB, opts Options) *Net {
+	t.Helper()
+	bin := Binary(t)
+	if opts.Validators == 0 {
+		opts.Validators = 1
+	}
+	if opts.BlockInterval == 0 {
+		opts.BlockInterval = time.Second
+	}
+	if opts.EpochBlocks == 0 {
+		opts.EpochBlocks = 30
+	}
+	// Socket paths are limited to 107 bytes: keep the directory short.
+	dir, err := os.MkdirTemp("", "devnet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := &Net{bin: bin, t: t, procs: map[int]*exec.Cmd{}}
+	t.Cleanup(func() {
+		n.StopAll()
+		if t.Failed() {
+			t.Logf("devnet directory kept for inspection: %s", dir)
+			return
+		}
+		os.RemoveAll(dir)
+	})
+
+	out, err := exec.Command(bin, "init", "-dir", dir,
+		"-validators", strconv.Itoa(opts.Validators),
+		"-block-interval", opts.BlockInterval.String(),
+		"-epoch-blocks", strconv.FormatInt(opts.EpochBlocks, 10)).Output()
+	if err != nil {
+		t.Fatalf("oasis-devnet init: %v %s", err, stderrOf(err))
+	}
+	if err := decodeManifest(out, &n.Manifest); err != nil {
+		t.Fatal(err)
+	}
+	for i := range n.Validators {
+		n.StartValidator(i)
+	}
+	for i := range n.Validators {
+		n.WaitForHeight(i, 3, 60*time.Second)
+	}
+	return n
+}
+
+// StartValidator starts validator i in its own process.
+func (n *Net) StartValidator(i int) {
+	n.t.Helper()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if _, running := n.procs[i]; running {
+		n.t.Fatalf("validator %d is already running", i)
+	}
+	logFile, err := os.OpenFile(filepath.Join(n.Dir, fmt.Sprintf("validator-%d.out", i)), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	cmd := exec.Command(n.bin, "node", "-dir", n.Dir, "-index", strconv.Itoa(i))
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	// Its own process group, so that nothing it starts outlives it; and
+	// killed with the test binary if that dies first.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		logFile.Close()
+		n.t.Fatalf("starting validator %d: %v", i, err)
+	}
+	logFile.Close()
+	n.procs[i] = cmd
+}
+
+// StopValidator stops validator i: SIGTERM, then SIGKILL after 15 s.
+func (n *Net) StopValidator(i int) {
+	n.mu.Lock()
+	cmd, ok := n.procs[i]
+	delete(n.procs, i)
+	n.mu.Unlock()
+	if !ok {
+		return
+	}
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+	}
+}
+
+// StopAll stops every running validator.
+func (n *Net) StopAll() {
+	n.mu.Lock()
+	var idx []int
+	for i := range n.procs {
+		idx = append(idx, i)
+	}
+	n.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, i := range idx {
+		wg.Add(1)
+		go func() { defer wg.Done(); n.StopValidator(i) }()
+	}
+	wg.Wait()
+}
+
+// Address is the plugin address of validator i's socket.
+func (n *Net) Address(i int) string { return "unix:" + n.Validators[i].Socket }
+
+// Client returns a node client for validator i, closed when the test ends.
+func (n *Net) Client(i int) *nodeclient.Client {
+	n.t.Helper()
+	c, err := nodeclient.New(nodeclient.Config{Address: n.Address(i)})
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	n.t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// WaitForHeight waits until validator i reports at least height.
+func (n *Net) WaitForHeight(i int, height int64, timeout time.Duration) int64 {
+	n.t.Helper()
+	c := n.Client(i)
+	deadline := time.Now().Add(timeout)
+	var lastErr error
+	for time.Now().Before(deadline) {
+		st, err := c.NodeStatus(context.Background())
+		if err == nil && st.Consensus != nil && st.Consensus.LatestHeight >= height {
+			return st.Consensus.LatestHeight
+		}
+		lastErr = err
+		time.Sleep(200 * time.Millisecond)
+	}
+	n.t.Fatalf("validator %d did not reach height %d within %s (last error: %v); logs in %s",
+		i, height, timeout, lastErr, n.Validators[i].DataDir)
+	return 0
+}
+
+func decodeManifest(raw []byte, m *Manifest) error {
+	if err := json.Unmarshal(raw, m); err != nil {
+		return fmt.Errorf("decoding oasis-devnet init output: %w\n%s", err, raw)
+	}
+	return nil
+}
+
+func stderrOf(err error) string {
+	if ee, ok := err.(*exec.ExitError); ok {
+		return string(ee.Stderr)
+	}
+	return ""
+}

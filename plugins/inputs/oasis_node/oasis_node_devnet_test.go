@@ -1,0 +1,53 @@
+package oasis_node
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/influxdata/telegraf/testutil"
+
+	"github.com/oasis-mission-control/oasis-mission-control/internal/devnettest"
+	"github.com/oasis-mission-control/oasis-mission-control/internal/nodeclient"
+)
+
+// TestRealNode gathers twice from a real oasis-node validator (one-validator
+// devnet) and checks what only a live chain can show.
+func TestRealNode(t *testing.T) {
+	net := devnettest.Start(t, devnettest.Options{Validators: 1, BlockInterval: 500 * time.Millisecond, EpochBlocks: 10})
+	v := net.Validators[0]
+
+	p := &OasisNode{Config: nodeclient.Config{Address: net.Address(0)}, NodeID: v.NodeID, Log: testutil.Logger{}}
+	require.NoError(t, p.Init())
+	defer p.Stop()
+
+	first := gatherOne(t, p)
+	time.Sleep(3 * time.Second)
+	second := gatherOne(t, p)
+
+	for _, m := range []map[string]any{first.Fields, second.Fields} {
+		require.Equal(t, int64(1), m["up"])
+		require.Equal(t, int64(1), m["synced"])
+		require.Equal(t, int64(1), m["is_validator"])
+		require.Equal(t, "ready", m["consensus_status"])
+		require.Equal(t, "validator", m["mode"])
+		require.Equal(t, int64(1), m["registered"])
+		require.GreaterOrEqual(t, m["registration_expiration_epoch"].(int64), m["epoch"].(int64))
+		require.Positive(t, m["voting_power"].(int64))
+		require.Equal(t, int64(0), m["frozen"])
+	}
+	require.Greater(t, second.Fields["latest_height"].(int64), first.Fields["latest_height"].(int64), "height grows")
+	require.Equal(t, v.NodeID, second.Tags["node_id"])
+	require.Equal(t, v.EntityID, second.Tags["entity_id"])
+	require.Equal(t, net.ChainContext, second.Tags["chain_context"])
+}
+
+func gatherOne(t *testing.T, p *OasisNode) *testutil.Metric {
+	t.Helper()
+	var acc testutil.Accumulator
+	require.NoError(t, p.Gather(&acc))
+	require.Empty(t, acc.Errors)
+	require.Len(t, acc.Metrics, 1)
+	return acc.Metrics[0]
+}
