@@ -50,11 +50,11 @@ func main() {
 		fail(fmt.Errorf("-config FILE is required; print an example with -sample-config %s", strings.Join(pluginNames(), "|")))
 	}
 
-	execdlog.Install(os.Stderr)
 	name, plugin, err := loadInput(*configFile)
 	if err != nil {
 		fail(err)
 	}
+	execdlog.Install(os.Stderr, "inputs."+name)
 	s := shim.New()
 	// AddInput runs the plugin's Init, which validates every setting.
 	if err := s.AddInput(plugin); err != nil {

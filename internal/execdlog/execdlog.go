@@ -7,22 +7,29 @@ package execdlog
 import (
 	"bytes"
 	"io"
+	"regexp"
 	"sync"
 
 	"github.com/influxdata/telegraf/logger"
 )
 
 // Install routes every Telegraf logger in this process (the shim's, the
-// plugin's) to w, one "X! message" line per entry.
-func Install(w io.Writer) {
-	logger.RedirectLogging(&stripTimestamp{w: w})
+// plugin's) to w, one "X! [source] message" line per entry, where source
+// names the plugin (e.g. "inputs.oasis_node").
+func Install(w io.Writer, source string) {
+	logger.RedirectLogging(&stripTimestamp{w: w, source: []byte("[" + source + "] ")})
 }
+
+// shimSource is how the shim's anonymous logger names itself after the
+// level: "(category=,plugin=) ", its attributes in map order.
+var shimSource = regexp.MustCompile(`^([A-Z]! )\([a-z]+=[^)]*\) `)
 
 // stripTimestamp drops the leading "2006-01-02T15:04:05Z " of each line:
 // Telegraf, reading the line, stamps it itself.
 type stripTimestamp struct {
-	mu sync.Mutex
-	w  io.Writer
+	mu     sync.Mutex
+	w      io.Writer
+	source []byte
 }
 
 func (s *stripTimestamp) Write(p []byte) (int, error) {
@@ -35,6 +42,7 @@ func (s *stripTimestamp) Write(p []byte) (int, error) {
 		if i := bytes.IndexByte(line, ' '); i > 0 && isTimestamp(line[:i]) {
 			line = line[i+1:]
 		}
+		line = shimSource.ReplaceAll(line, append([]byte("${1}"), s.source...))
 		if _, err := s.w.Write(line); err != nil {
 			return 0, err
 		}

@@ -61,7 +61,7 @@ func unixTarget(original, path string) (Target, error) {
 	}
 	// The kernel limits a socket path to 107 bytes (sun_path).
 	if len(path) > 107 {
-		return Target{}, fmt.Errorf("address %q: socket path is %d bytes, longer than the kernel's limit of 107", original, len(path))
+		return Target{}, fmt.Errorf("address %q: socket path is %d bytes, longer than the kernel's limit of 107; mount the socket at a shorter path, e.g. %s", original, len(path), ExampleAddress)
 	}
 	return Target{Dial: "unix:" + filepath.Clean(path), Unix: true}, nil
 }

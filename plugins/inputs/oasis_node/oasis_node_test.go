@@ -25,6 +25,7 @@ import (
 	scheduler "github.com/oasisprotocol/oasis-core/go/scheduler/api"
 	upgrade "github.com/oasisprotocol/oasis-core/go/upgrade/api"
 
+	"github.com/oasis-mission-control/oasis-mission-control/internal/docfields"
 	"github.com/oasis-mission-control/oasis-mission-control/internal/fakenode"
 	"github.com/oasis-mission-control/oasis-mission-control/internal/nodeclient"
 )
@@ -329,4 +330,15 @@ func TestInitRejectsBadSettings(t *testing.T) {
 
 func TestSampleConfigIsEmbedded(t *testing.T) {
 	require.Contains(t, (&OasisNode{}).SampleConfig(), "[[inputs.oasis_node]]")
+}
+
+// The README's field table lists exactly the fields a full gather emits.
+func TestReadmeListsEveryField(t *testing.T) {
+	documented, err := docfields.Fields("README.md")
+	require.NoError(t, err)
+	var emitted []string
+	for name := range healthyFields() {
+		emitted = append(emitted, name)
+	}
+	require.ElementsMatch(t, emitted, documented)
 }

@@ -1,0 +1,173 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/influxdata/telegraf/plugins/parsers/influx"
+
+	"github.com/oasis-mission-control/oasis-mission-control/internal/devnettest"
+	"github.com/oasis-mission-control/oasis-mission-control/internal/docfields"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "oasis-telegraf-test")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "oasis-telegraf")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		panic("building oasis-telegraf: " + err.Error() + "\n" + string(out))
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type result struct {
+	stdout, stderr string
+	exitCode       int
+}
+
+func run(t *testing.T, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else {
+		require.NoError(t, err)
+	}
+	return result{stdout.String(), stderr.String(), code}
+}
+
+func writeConfig(t *testing.T, body string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "plugin.conf")
+	require.NoError(t, os.WriteFile(path, []byte(body), 0o600))
+	return path
+}
+
+func TestBadConfigStopsStartUp(t *testing.T) {
+	cases := []struct {
+		name   string
+		config string
+		want   []string
+	}{
+		{
+			"malformed socket path",
+			"[[inputs.oasis_node]]\naddress = \"unix:node/internal.sock\"\n",
+			[]string{`address "unix:node/internal.sock"`, `e.g. address = "unix:/node/data/internal.sock"`},
+		},
+		{
+			"unknown key",
+			"[[inputs.oasis_node]]\naddress = \"unix:/node/data/internal.sock\"\nadress_timeout = \"3s\"\n",
+			[]string{`unknown setting "adress_timeout"`, `address = "unix:/node/data/internal.sock"`, "[[inputs.oasis_node]]"},
+		},
+		{
+			"malformed node id",
+			"[[inputs.oasis_node]]\naddress = \"unix:/node/data/internal.sock\"\nnode_id = \"my-validator\"\n",
+			[]string{`node_id "my-validator"`, `e.g. node_id = "GnEZpCgm7AVZny+CDdC8z7MzXJr2fBpz52gPXibpLfg="`},
+		},
+		{
+			"unknown plugin",
+			"[[inputs.oasis_nodes]]\naddress = \"unix:/node/data/internal.sock\"\n",
+			[]string{"unknown plugin [[inputs.oasis_nodes]]", "oasis_node"},
+		},
+		{
+			"two plugins",
+			"[[inputs.oasis_node]]\naddress = \"/a/internal.sock\"\n[[inputs.oasis_node]]\naddress = \"/b/internal.sock\"\n",
+			[]string{"appears 2 times"},
+		},
+		{
+			"not toml",
+			"[[inputs.oasis_node]\n",
+			[]string{"plugin.conf"},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := run(t, "-config", writeConfig(t, tc.config))
+			require.NotEqual(t, 0, r.exitCode)
+			for _, w := range tc.want {
+				require.Contains(t, r.stderr, w)
+			}
+			// Every line is one execd maps to a level (an error).
+			for _, line := range strings.Split(strings.TrimSpace(r.stderr), "\n") {
+				require.True(t, strings.HasPrefix(line, "E! "), "line %q", line)
+			}
+		})
+	}
+}
+
+func TestMissingConfigFlag(t *testing.T) {
+	r := run(t)
+	require.Equal(t, 1, r.exitCode)
+	require.Contains(t, r.stderr, "-config FILE is required")
+}
+
+func TestSampleConfig(t *testing.T) {
+	r := run(t, "-sample-config", "oasis_node")
+	require.Equal(t, 0, r.exitCode)
+	require.Contains(t, r.stdout, "[[inputs.oasis_node]]")
+
+	// The printed sample is itself a valid config.
+	path := writeConfig(t, strings.Replace(r.stdout, "unix:/node/data/internal.sock", "unix:/nonexistent/internal.sock", 1))
+	r = run(t, "-config", path, "-once")
+	require.Equal(t, 1, r.exitCode, "the node is absent, so the gather reports an error")
+	require.Equal(t, "oasis_node up=0i", strings.Fields(r.stdout)[0]+" "+strings.Fields(r.stdout)[1])
+	require.Contains(t, r.stderr, "E! ")
+	require.Contains(t, r.stderr, "/nonexistent/internal.sock")
+
+	r = run(t, "-sample-config", "nope")
+	require.Equal(t, 1, r.exitCode)
+	require.Contains(t, r.stderr, "unknown plugin")
+}
+
+func TestEnvironmentExpansion(t *testing.T) {
+	t.Setenv("OASIS_NODE_SOCKET", "unix:relative.sock")
+	r := run(t, "-config", writeConfig(t, "[[inputs.oasis_node]]\naddress = \"${OASIS_NODE_SOCKET}\"\n"))
+	require.Equal(t, 1, r.exitCode)
+	require.Contains(t, r.stderr, `address "unix:relative.sock"`)
+}
+
+// Pointed at a real node, the binary prints line protocol holding every
+// field the plugin README documents.
+func TestOnceAgainstRealNode(t *testing.T) {
+	net := devnettest.Start(t, devnettest.Options{Validators: 1, BlockInterval: 500 * time.Millisecond, EpochBlocks: 10})
+	path := writeConfig(t, "[[inputs.oasis_node]]\naddress = \""+net.Address(0)+"\"\nnode_id = \""+net.Validators[0].NodeID+"\"\n")
+
+	r := run(t, "-config", path, "-once")
+	require.Equal(t, 0, r.exitCode, r.stderr)
+
+	parser := &influx.Parser{}
+	require.NoError(t, parser.Init())
+	metrics, err := parser.Parse([]byte(r.stdout))
+	require.NoError(t, err)
+	require.Len(t, metrics, 1)
+	m := metrics[0]
+	require.Equal(t, "oasis_node", m.Name())
+
+	documented, err := docfields.Fields("../../plugins/inputs/oasis_node/README.md")
+	require.NoError(t, err)
+	require.NotEmpty(t, documented)
+	for _, f := range documented {
+		_, ok := m.GetField(f)
+		require.True(t, ok, "field %q documented in the README is missing from %s", f, r.stdout)
+	}
+	for _, tag := range []string{"node_id", "entity_id", "chain_context"} {
+		require.True(t, m.HasTag(tag), "tag %s", tag)
+	}
+}
