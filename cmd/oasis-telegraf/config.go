@@ -21,9 +21,7 @@ func loadInput(path string) (string, telegraf.Input, error) {
 	if err != nil {
 		return "", nil, err
 	}
-	// ${VAR} and $VAR are replaced from the environment, as Telegraf does,
-	// so secrets stay out of committed files.
-	data := os.Expand(string(raw), os.Getenv)
+	data := os.Expand(string(raw), expandVar)
 
 	var file struct {
 		Inputs map[string][]toml.Primitive `toml:"inputs"`
@@ -63,6 +61,19 @@ func loadInput(path string) (string, telegraf.Input, error) {
 			path, name, key[len(key)-1], plugin.SampleConfig())
 	}
 	return name, plugin, nil
+}
+
+// expandVar resolves ${VAR} and ${VAR:-default} from the environment, as
+// Telegraf does in its own config, so one committed file serves the compose
+// stack and a native run, and secrets stay out of committed files.
+func expandVar(name string) string {
+	if key, def, ok := strings.Cut(name, ":-"); ok {
+		if v := os.Getenv(key); v != "" {
+			return v
+		}
+		return def
+	}
+	return os.Getenv(name)
 }
 
 func pluginNames() []string {

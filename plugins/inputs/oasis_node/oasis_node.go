@@ -107,8 +107,12 @@ func (o *OasisNode) Gather(acc telegraf.Accumulator) error {
 		fields["synced"] = boolInt(synced)
 	}
 
-	validators, err := o.client.Validators(ctx, st.Consensus.LatestHeight)
-	if err != nil {
+	// A node that has not committed its first block yet (just started, or
+	// state-syncing) has no block or validator set to report: those fields
+	// are left out rather than reported as height 0 and an age of 292 years.
+	if !hasBlock(st) {
+		o.Log.Warnf("node at %s has no committed block yet; block and voting power fields left out", o.client.Target())
+	} else if validators, err := o.client.Validators(ctx, st.Consensus.LatestHeight); err != nil {
 		acc.AddError(fmt.Errorf("oasis_node: reading validator set at height %d: %w", st.Consensus.LatestHeight, err))
 		up = 0
 	} else {
@@ -155,15 +159,17 @@ func (o *OasisNode) tags(st *control.Status) map[string]string {
 func statusFields(st *control.Status, now time.Time) map[string]any {
 	cs := st.Consensus
 	f := map[string]any{
-		"software_version":         st.SoftwareVersion,
-		"mode":                     string(st.Mode),
-		"latest_height":            cs.LatestHeight,
-		"latest_block_time":        cs.LatestTime.Unix(),
-		"latest_block_age_seconds": now.Sub(cs.LatestTime).Seconds(),
-		"consensus_status":         cs.Status.String(),
-		"is_validator":             boolInt(cs.IsValidator),
-		"epoch":                    int64(cs.LatestEpoch),
-		"pending_upgrades":         int64(len(st.PendingUpgrades)),
+		"software_version": st.SoftwareVersion,
+		"mode":             string(st.Mode),
+		"consensus_status": cs.Status.String(),
+		"is_validator":     boolInt(cs.IsValidator),
+		"epoch":            int64(cs.LatestEpoch),
+		"pending_upgrades": int64(len(st.PendingUpgrades)),
+	}
+	if hasBlock(st) {
+		f["latest_height"] = cs.LatestHeight
+		f["latest_block_time"] = cs.LatestTime.Unix()
+		f["latest_block_age_seconds"] = now.Sub(cs.LatestTime).Seconds()
 	}
 	if cs.P2P != nil {
 		f["consensus_peers"] = int64(len(cs.P2P.Peers))
@@ -196,6 +202,11 @@ func statusFields(st *control.Status, now time.Time) map[string]any {
 		f["freeze_end_epoch"] = int64(ns.FreezeEndTime)
 	}
 	return f
+}
+
+// hasBlock reports whether the node has committed a block yet.
+func hasBlock(st *control.Status) bool {
+	return st.Consensus.LatestHeight > 0 && !st.Consensus.LatestTime.IsZero()
 }
 
 func boolInt(b bool) int64 {

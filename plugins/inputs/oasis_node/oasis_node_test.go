@@ -291,6 +291,7 @@ func TestWrongNodeBehindSocket(t *testing.T) {
 	p := &OasisNode{
 		Config: nodeclient.Config{Address: "unix:" + n.Socket},
 		NodeID: otherID.String(),
+		Log:    testutil.Logger{},
 		now:    func() time.Time { return now },
 	}
 	require.NoError(t, p.Init())
@@ -341,4 +342,27 @@ func TestReadmeListsEveryField(t *testing.T) {
 		emitted = append(emitted, name)
 	}
 	require.ElementsMatch(t, emitted, documented)
+}
+
+// A node that has not committed its first block reports no block fields and
+// does not ask for a validator set it cannot have; no zero height, no
+// 292-year block age.
+func TestNodeWithoutBlocks(t *testing.T) {
+	n := startNode(t)
+	st := validatorStatus()
+	st.Consensus.LatestHeight = 0
+	st.Consensus.LatestTime = time.Time{}
+	n.SetStatus(st, nil)
+	n.SetSynced(false, nil)
+	p := newPlugin(t, "unix:"+n.Socket)
+	acc := gather(t, p)
+	require.Empty(t, acc.Errors)
+	require.Equal(t, 0, n.Calls("GetValidators"))
+
+	fields := healthyFields()
+	for _, k := range []string{"latest_height", "latest_block_time", "latest_block_age_seconds", "voting_power"} {
+		delete(fields, k)
+	}
+	fields["synced"] = int64(0)
+	testutil.RequireMetricsEqual(t, []telegraf.Metric{metric.New(Measurement, healthyTags(), fields, now)}, acc.GetTelegrafMetrics())
 }

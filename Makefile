@@ -1,0 +1,27 @@
+# Oasis Mission Control. The README's two commands are `make demo` and `make test`.
+GO ?= go
+
+.PHONY: build deps demo test vet
+
+## build: the execd binary and the local devnet command, into bin/
+build:
+	$(GO) build -o bin/oasis-telegraf ./cmd/oasis-telegraf
+	cd devnet && $(GO) build -o ../bin/oasis-devnet ./cmd/oasis-devnet
+
+## deps: Debian packages the devnet's in-process oasis-node needs (cgo: libseccomp)
+deps:
+	@if dpkg -s libseccomp-dev pkg-config >/dev/null 2>&1; then echo "deps: libseccomp-dev and pkg-config are installed"; \
+	else apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libseccomp-dev pkg-config; fi
+
+vet:
+	$(GO) vet ./...
+	cd devnet && $(GO) vet ./...
+
+## test: every test, unit and integration (real oasis-node validators)
+test: deps vet build
+	$(GO) test -count=1 -timeout 30m ./...
+	cd devnet && $(GO) test -count=1 -timeout 30m ./...
+
+## demo: a real local validator and what oasis-telegraf reads from it
+demo: deps build
+	scripts/demo.sh
