@@ -1,6 +1,7 @@
 package network
 
 import (
+	"crypto/rand"
 	"fmt"
 	"math/big"
 	"net"
@@ -118,7 +119,11 @@ func Init(dir string, opts Options) (*Manifest, error) {
 		}
 	}
 
-	doc, err := buildGenesis(members, opts)
+	delegator, err := newAccount(filepath.Join(dir, DelegatorName))
+	if err != nil {
+		return nil, fmt.Errorf("delegator account: %w", err)
+	}
+	doc, err := buildGenesis(members, delegator, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -201,7 +206,23 @@ func (mb *member) consensusAddress() (node.ConsensusAddress, error) {
 	return a, err
 }
 
-func buildGenesis(members []*member, opts Options) (*genesis.Document, error) {
+// newAccount creates a funded account's key in dir.
+func newAccount(dir string) (signature.PublicKey, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return signature.PublicKey{}, err
+	}
+	factory, err := fileSigner.NewFactory(dir, signature.SignerEntity)
+	if err != nil {
+		return signature.PublicKey{}, err
+	}
+	s, err := factory.Generate(signature.SignerEntity, rand.Reader)
+	if err != nil {
+		return signature.PublicKey{}, err
+	}
+	return s.Public(), nil
+}
+
+func buildGenesis(members []*member, delegator signature.PublicKey, opts Options) (*genesis.Document, error) {
 	maxExpiration := beacon.EpochTime(2)
 	doc := &genesis.Document{
 		Height:  1,
@@ -261,7 +282,7 @@ func buildGenesis(members []*member, opts Options) (*genesis.Document, error) {
 		Vault: &vault.Genesis{Parameters: vault.DefaultConsensusParameters},
 	}
 	var err error
-	if doc.Staking, err = buildStaking(members); err != nil {
+	if doc.Staking, err = buildStaking(members, delegator); err != nil {
 		return nil, err
 	}
 
@@ -309,9 +330,10 @@ func buildGenesis(members []*member, opts Options) (*genesis.Document, error) {
 }
 
 // buildStaking funds every validator entity with a general balance and a
-// self-delegated escrow. Escrows differ (validator 0 has the most) so that
-// ranks by escrow are distinct.
-func buildStaking(members []*member) (staking.Genesis, error) {
+// self-delegated escrow, and the delegator account with a general balance.
+// Escrows differ (validator 0 has the most) so that ranks by escrow are
+// distinct.
+func buildStaking(members []*member, delegator signature.PublicKey) (staking.Genesis, error) {
 	st := staking.Genesis{
 		Parameters: staking.ConsensusParameters{
 			Thresholds: map[staking.ThresholdKind]quantity.Quantity{
@@ -362,6 +384,9 @@ func buildStaking(members []*member) (staking.Genesis, error) {
 		total.Add(total, general.ToBigInt())
 		total.Add(total, escrow.ToBigInt())
 	}
+	delegatorFunds := tokens(1_000_000)
+	st.Ledger[staking.NewAddress(delegator)] = &staking.Account{General: staking.GeneralAccount{Balance: delegatorFunds}}
+	total.Add(total, delegatorFunds.ToBigInt())
 	if err := st.TotalSupply.FromBigInt(total); err != nil {
 		return st, err
 	}

@@ -1,35 +1,54 @@
 // Command oasis-devnet creates and runs a local network of real oasis-node
-// validators for Oasis Mission Control's tests and demos.
+// validators for Oasis Mission Control's tests and demos, and submits the
+// transactions its scenarios need.
 //
 // The stock oasis-node binary refuses to start on machines whose open-file
 // limit is below 50,000; this command runs oasis-core's node package
 // in-process instead (as oasis-core's own node test does), one validator per
-// OS process.
-//
-//	oasis-devnet init -dir DIR [-validators N] [-block-interval 1s] [-epoch-blocks 30]
-//	oasis-devnet node -dir DIR -index I
+// OS process. See docs/devnet.md.
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/spf13/viper"
 
+	"github.com/oasisprotocol/oasis-core/go/common/quantity"
 	cmdFlags "github.com/oasisprotocol/oasis-core/go/oasis-node/cmd/common/flags"
 
 	"github.com/oasis-mission-control/oasis-mission-control/devnet/network"
 )
 
+const usageText = `usage: oasis-devnet COMMAND -dir DIR [flags]
+
+network:
+  init      -dir DIR [-validators 4] [-block-interval 1s] [-epoch-blocks 30]
+            create a network and print its manifest (JSON)
+  up        -dir DIR [init flags]   init (if DIR has no network) and start every validator
+  node      -dir DIR -index I       run validator I in the foreground until SIGINT/SIGTERM
+  start     -dir DIR [-index I]     start validator I (default: all) in the background
+  stop      -dir DIR [-index I]     stop (SIGTERM, then SIGKILL) validator I (default: all)
+  restart   -dir DIR [-index I]     stop, then start
+  list      -dir DIR                validators with IDs, addresses, sockets and whether running (JSON)
+  down      -dir DIR                stop every validator and delete DIR
+
+scenarios (real signed transactions with the devnet's test keys; accounts are
+"delegator" or "entity-N"; amounts in TEST):
+  delegate   -dir DIR -to I -amount 1000 [-from delegator]
+  undelegate -dir DIR -to I [-shares N] [-from delegator]      (default: all shares)
+  transfer   -dir DIR -to ACCOUNT -amount 10 [-from delegator]
+  propose    -dir DIR -from I [-handler devnet-upgrade] [-epochs-ahead 500]
+             submit an upgrade proposal from entity-I; prints its ID
+  vote       -dir DIR -from I -proposal ID [-vote yes|no|abstain]
+`
+
 func usage() {
-	fmt.Fprint(os.Stderr, `usage:
-  oasis-devnet init -dir DIR [-validators N] [-block-interval 1s] [-epoch-blocks 30]
-      create a new network in DIR and print its manifest (JSON)
-  oasis-devnet node -dir DIR -index I
-      run validator I of the network in DIR until SIGINT/SIGTERM
-`)
+	fmt.Fprint(os.Stderr, usageText)
 	os.Exit(2)
 }
 
@@ -42,25 +61,31 @@ func main() {
 	// and node insist that this be acknowledged.
 	viper.Set(cmdFlags.CfgDebugDontBlameOasis, true)
 
+	cmd, args := os.Args[1], os.Args[2:]
 	var err error
-	switch os.Args[1] {
-	case "init":
-		err = cmdInit(os.Args[2:])
-	case "node":
-		err = cmdNode(os.Args[2:])
+	switch cmd {
+	case "init", "up":
+		err = cmdInit(cmd, args)
+	case "node", "start", "stop", "restart", "list", "down":
+		err = cmdControl(cmd, args)
+	case "delegate", "undelegate", "transfer", "propose", "vote":
+		err = cmdScenario(cmd, args)
+	case "-h", "--help", "help":
+		fmt.Print(usageText)
+		return
 	default:
 		usage()
 	}
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "oasis-devnet %s: %v\n", os.Args[1], err)
+		fmt.Fprintf(os.Stderr, "oasis-devnet %s: %v\n", cmd, err)
 		os.Exit(1)
 	}
 }
 
-func cmdInit(args []string) error {
+func cmdInit(cmd string, args []string) error {
 	def := network.DefaultOptions()
-	fs := flag.NewFlagSet("init", flag.ExitOnError)
-	dir := fs.String("dir", "", "network directory to create (required)")
+	fs := flag.NewFlagSet(cmd, flag.ExitOnError)
+	dir := fs.String("dir", "", "network directory (required)")
 	fs.IntVar(&def.Validators, "validators", def.Validators, "number of validators")
 	fs.DurationVar(&def.BlockInterval, "block-interval", def.BlockInterval, "pause between blocks (CometBFT timeout_commit)")
 	fs.Int64Var(&def.EpochBlocks, "epoch-blocks", def.EpochBlocks, "epoch length in blocks")
@@ -68,29 +93,155 @@ func cmdInit(args []string) error {
 	if *dir == "" {
 		return fmt.Errorf("-dir is required, e.g. -dir /tmp/devnet")
 	}
-	m, err := network.Init(*dir, def)
-	if err != nil {
-		return err
+	m, err := network.LoadManifest(*dir)
+	if cmd == "init" || err != nil {
+		if m, err = network.Init(*dir, def); err != nil {
+			return err
+		}
+	}
+	if cmd == "up" {
+		if err := forEach(m.Validators, func(v network.Validator) error {
+			if _, running := runningPID(v); running {
+				return nil
+			}
+			return startValidator(m, v)
+		}); err != nil {
+			return err
+		}
 	}
 	enc := json.NewEncoder(os.Stdout)
 	enc.SetIndent("", "  ")
 	return enc.Encode(m)
 }
 
-func cmdNode(args []string) error {
-	fs := flag.NewFlagSet("node", flag.ExitOnError)
+func cmdControl(cmd string, args []string) error {
+	fs := flag.NewFlagSet(cmd, flag.ExitOnError)
 	dir := fs.String("dir", "", "network directory made by init (required)")
-	index := fs.Int("index", -1, "validator index (required)")
+	index := fs.Int("index", -1, "validator index (default: all; required for node)")
 	_ = fs.Parse(args)
-	if *dir == "" || *index < 0 {
-		return fmt.Errorf("-dir and -index are required, e.g. -dir /tmp/devnet -index 0")
+	if *dir == "" {
+		return fmt.Errorf("-dir is required, e.g. -dir /tmp/devnet")
 	}
 	m, err := network.LoadManifest(*dir)
 	if err != nil {
 		return err
 	}
-	if *index >= len(m.Validators) {
-		return fmt.Errorf("-index %d: the network has %d validators", *index, len(m.Validators))
+	vs, err := selectValidators(m, *index)
+	if err != nil {
+		return err
 	}
-	return runNode(m.Validators[*index])
+	switch cmd {
+	case "node":
+		if *index < 0 {
+			return fmt.Errorf("-index is required, e.g. -index 0")
+		}
+		return runNode(vs[0])
+	case "start":
+		return forEach(vs, func(v network.Validator) error { return startValidator(m, v) })
+	case "stop":
+		return forEach(vs, stopValidator)
+	case "restart":
+		return forEach(vs, func(v network.Validator) error {
+			if err := stopValidator(v); err != nil {
+				return err
+			}
+			return startValidator(m, v)
+		})
+	case "list":
+		return listValidators(m)
+	case "down":
+		if err := forEach(m.Validators, stopValidator); err != nil {
+			return err
+		}
+		return os.RemoveAll(m.Dir)
+	}
+	return nil
+}
+
+func cmdScenario(cmd string, args []string) error {
+	fs := flag.NewFlagSet(cmd, flag.ExitOnError)
+	dir := fs.String("dir", "", "network directory made by init (required)")
+	via := fs.Int("via", 0, "validator whose socket to submit through")
+	from := fs.String("from", network.DelegatorName, "signing account: delegator or entity-N (propose, vote: the validator index N)")
+	to := fs.String("to", "", "delegate/undelegate: validator index; transfer: account name")
+	amount := fs.String("amount", "", "amount in TEST")
+	shares := fs.String("shares", "", "undelegate: shares to reclaim (default: all)")
+	handler := fs.String("handler", "devnet-upgrade", "propose: upgrade handler name")
+	epochsAhead := fs.Uint64("epochs-ahead", 500, "propose: upgrade epoch, counted from now")
+	proposal := fs.Uint64("proposal", 0, "vote: proposal ID")
+	vote := fs.String("vote", "yes", "vote: yes, no or abstain")
+	_ = fs.Parse(args)
+	if *dir == "" {
+		return fmt.Errorf("-dir is required, e.g. -dir /tmp/devnet")
+	}
+	m, err := network.LoadManifest(*dir)
+	if err != nil {
+		return err
+	}
+	c, err := m.Dial(*via)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	validatorIndex := func(flagName, s string) (int, error) {
+		var i int
+		if _, err := fmt.Sscan(s, &i); err != nil {
+			return 0, fmt.Errorf("-%s %q: want a validator index, e.g. -%s 0", flagName, s, flagName)
+		}
+		return i, m.CheckValidator(i)
+	}
+
+	switch cmd {
+	case "delegate", "undelegate":
+		i, err := validatorIndex("to", *to)
+		if err != nil {
+			return err
+		}
+		if cmd == "undelegate" {
+			var q *quantity.Quantity
+			if *shares != "" {
+				q = new(quantity.Quantity)
+				if err := q.UnmarshalText([]byte(*shares)); err != nil {
+					return fmt.Errorf("-shares %q: %w", *shares, err)
+				}
+			}
+			return c.Undelegate(ctx, *from, i, q)
+		}
+		q, err := network.ParseTokens(*amount)
+		if err != nil {
+			return err
+		}
+		return c.Delegate(ctx, *from, i, q)
+	case "transfer":
+		addr, err := m.AccountAddress(*to)
+		if err != nil {
+			return err
+		}
+		q, err := network.ParseTokens(*amount)
+		if err != nil {
+			return err
+		}
+		return c.Transfer(ctx, *from, addr, q)
+	case "propose":
+		i, err := validatorIndex("from", *from)
+		if err != nil {
+			return err
+		}
+		id, err := c.ProposeUpgrade(ctx, i, *handler, *epochsAhead)
+		if err != nil {
+			return err
+		}
+		fmt.Println(id)
+		return nil
+	case "vote":
+		i, err := validatorIndex("from", *from)
+		if err != nil {
+			return err
+		}
+		return c.Vote(ctx, i, *proposal, *vote)
+	}
+	return nil
 }
