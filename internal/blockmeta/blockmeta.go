@@ -9,7 +9,6 @@
 package blockmeta
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"fmt"
 
@@ -106,6 +105,3 @@ func (b *Block) Signed(addr Address) bool {
 
 // Signers is the number of commit signatures in the last commit.
 func (b *Block) Signers() int { return len(b.signers) }
-
-// Equal reports whether two addresses are the same.
-func (a Address) Equal(o []byte) bool { return bytes.Equal(a[:], o) }

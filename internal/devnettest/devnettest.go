@@ -250,3 +250,14 @@ func stderrOf(err error) string {
 	}
 	return ""
 }
+
+// pids are the process IDs of the running validators.
+func (n *Net) pids() []int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var pids []int
+	for _, cmd := range n.procs {
+		pids = append(pids, cmd.Process.Pid)
+	}
+	return pids
+}

@@ -21,8 +21,11 @@ import (
 	"github.com/influxdata/telegraf/config"
 	commontls "github.com/influxdata/telegraf/plugins/common/tls"
 	cmnGrpc "github.com/oasisprotocol/oasis-core/go/common/grpc"
+	consensus "github.com/oasisprotocol/oasis-core/go/consensus/api"
 	control "github.com/oasisprotocol/oasis-core/go/control/api"
+	governance "github.com/oasisprotocol/oasis-core/go/governance/api"
 	scheduler "github.com/oasisprotocol/oasis-core/go/scheduler/api"
+	staking "github.com/oasisprotocol/oasis-core/go/staking/api"
 )
 
 // DefaultTimeout bounds each call to the node when the plugin sets none.
@@ -47,8 +50,11 @@ type Client struct {
 	timeout time.Duration
 	conn    *grpc.ClientConn
 
-	control   *control.NodeControllerClient
-	scheduler *scheduler.Client
+	control    *control.NodeControllerClient
+	consensus  *consensus.Client
+	scheduler  *scheduler.Client
+	staking    *staking.Client
+	governance *governance.Client
 
 	calls atomic.Uint64
 }
@@ -103,8 +109,11 @@ func New(cfg Config) (*Client, error) {
 		target:    target,
 		timeout:   timeout,
 		conn:      conn,
-		control:   control.NewNodeControllerClient(conn),
-		scheduler: scheduler.NewClient(conn),
+		control:    control.NewNodeControllerClient(conn),
+		consensus:  consensus.NewClient(conn),
+		scheduler:  scheduler.NewClient(conn),
+		staking:    staking.NewClient(conn),
+		governance: governance.NewClient(conn),
 	}, nil
 }
 
@@ -172,5 +181,34 @@ func (c *Client) IsSynced(ctx context.Context) (bool, error) {
 func (c *Client) Validators(ctx context.Context, height int64) ([]*scheduler.Validator, error) {
 	return call(ctx, c, "Scheduler.GetValidators", func(ctx context.Context) ([]*scheduler.Validator, error) {
 		return c.scheduler.GetValidators(ctx, height)
+	})
+}
+
+// Block is the block at height (consensus.HeightLatest for the latest), with
+// its CometBFT header and last commit in Meta (see internal/blockmeta).
+func (c *Client) Block(ctx context.Context, height int64) (*consensus.Block, error) {
+	return call(ctx, c, "Consensus.GetBlock", func(ctx context.Context) (*consensus.Block, error) {
+		return c.consensus.GetBlock(ctx, height)
+	})
+}
+
+// Account is the staking account of owner at height.
+func (c *Client) Account(ctx context.Context, owner staking.Address, height int64) (*staking.Account, error) {
+	return call(ctx, c, "Staking.Account", func(ctx context.Context) (*staking.Account, error) {
+		return c.staking.Account(ctx, &staking.OwnerQuery{Height: height, Owner: owner})
+	})
+}
+
+// ActiveProposals are the governance proposals open for voting at height.
+func (c *Client) ActiveProposals(ctx context.Context, height int64) ([]*governance.Proposal, error) {
+	return call(ctx, c, "Governance.ActiveProposals", func(ctx context.Context) ([]*governance.Proposal, error) {
+		return c.governance.ActiveProposals(ctx, height)
+	})
+}
+
+// Votes are the votes cast on proposal id as of height.
+func (c *Client) Votes(ctx context.Context, id uint64, height int64) ([]*governance.VoteEntry, error) {
+	return call(ctx, c, "Governance.Votes", func(ctx context.Context) ([]*governance.VoteEntry, error) {
+		return c.governance.Votes(ctx, &governance.ProposalQuery{Height: height, ProposalID: id})
 	})
 }
