@@ -10,7 +10,9 @@ package blockmeta
 
 import (
 	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"time"
 
 	cmtproto "github.com/cometbft/cometbft/proto/tendermint/types"
 	"github.com/oasisprotocol/oasis-core/go/common/cbor"
@@ -48,6 +50,10 @@ type Block struct {
 	Height int64
 	// Proposer is the address of the validator that proposed this block.
 	Proposer Address
+	// Time is the block's time.
+	Time time.Time
+	// ValidatorsHash identifies the validator set at Height.
+	ValidatorsHash string
 	// LastCommitHeight is the height the last commit is for: Height-1.
 	// 0 when the block carries no commit (the chain's first block).
 	LastCommitHeight int64
@@ -76,7 +82,13 @@ func Decode(b *consensus.Block) (*Block, error) {
 	if err := commit.Unmarshal(m.LastCommit); err != nil {
 		return nil, fmt.Errorf("block %d: decoding last commit: %w", b.Height, err)
 	}
-	out := &Block{Height: b.Height, LastCommitHeight: commit.Height, signers: map[Address]struct{}{}}
+	out := &Block{
+		Height:           b.Height,
+		Time:             b.Time,
+		ValidatorsHash:   string(hdr.ValidatorsHash),
+		LastCommitHeight: commit.Height,
+		signers:          map[Address]struct{}{},
+	}
 	copy(out.Proposer[:], hdr.ProposerAddress)
 	if commit.Height != 0 && commit.Height != b.Height-1 {
 		return nil, fmt.Errorf("block %d: last commit is for height %d, want %d", b.Height, commit.Height, b.Height-1)
@@ -105,3 +117,35 @@ func (b *Block) Signed(addr Address) bool {
 
 // Signers is the number of commit signatures in the last commit.
 func (b *Block) Signers() int { return len(b.signers) }
+
+// MarshalText encodes the address as upper-case hex, as CometBFT prints it.
+func (a Address) MarshalText() ([]byte, error) { return []byte(a.String()), nil }
+
+// UnmarshalText decodes a hex address.
+func (a *Address) UnmarshalText(text []byte) error {
+	b, err := hex.DecodeString(string(text))
+	if err != nil || len(b) != AddressSize {
+		return fmt.Errorf("consensus address %q: want %d bytes of hex", text, AddressSize)
+	}
+	copy(a[:], b)
+	return nil
+}
+
+// ValidatorSet decodes the CometBFT validator set oasis-node returns from
+// Consensus.GetValidators: the members' addresses.
+func ValidatorSet(v *consensus.Validators) (map[Address]struct{}, error) {
+	var vs cmtproto.ValidatorSet
+	if err := vs.Unmarshal(v.Meta); err != nil {
+		return nil, fmt.Errorf("validator set at height %d: %w", v.Height, err)
+	}
+	set := make(map[Address]struct{}, len(vs.Validators))
+	for i, val := range vs.Validators {
+		if val == nil || len(val.Address) != AddressSize {
+			return nil, fmt.Errorf("validator set at height %d: member %d has no %d-byte address", v.Height, i, AddressSize)
+		}
+		var a Address
+		copy(a[:], val.Address)
+		set[a] = struct{}{}
+	}
+	return set, nil
+}

@@ -106,9 +106,9 @@ func New(cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("address %q: %w", cfg.Address, err)
 	}
 	return &Client{
-		target:    target,
-		timeout:   timeout,
-		conn:      conn,
+		target:     target,
+		timeout:    timeout,
+		conn:       conn,
 		control:    control.NewNodeControllerClient(conn),
 		consensus:  consensus.NewClient(conn),
 		scheduler:  scheduler.NewClient(conn),

@@ -1,0 +1,185 @@
+// Package signing keeps exact per-validator signing accounts: for each
+// height, whether a validator signed, missed (in the validator set but no
+// commit signature) or was not in the set, and whether it proposed. It does
+// no I/O; the oasis_signing input feeds it heights in order and persists it.
+package signing
+
+import (
+	"fmt"
+
+	"github.com/oasis-mission-control/oasis-mission-control/internal/blockmeta"
+)
+
+// Windows are the uptime windows kept, in heights.
+var Windows = []int{100, 1_000, 10_000}
+
+// maxWindow is the longest window; the history ring holds this many heights.
+const maxWindow = 10_000
+
+// Status is what a validator did at one height.
+type Status uint8
+
+const (
+	// NotInSet: the validator was not in the validator set at that height.
+	NotInSet Status = iota
+	// Signed: in the set, with a commit signature in the next block.
+	Signed
+	// Missed: in the set, without a commit signature (absent or nil vote).
+	Missed
+)
+
+// Account is one validator's signing record. Its exported fields are its
+// persisted form.
+type Account struct {
+	SignedTotal       uint64 `json:"signed_total"`
+	MissedTotal       uint64 `json:"missed_total"`
+	ProposedTotal     uint64 `json:"proposed_total"`
+	ConsecutiveMissed uint64 `json:"consecutive_missed"`
+	LastSignedHeight  int64  `json:"last_signed_height"`
+	InValidatorSet    bool   `json:"in_validator_set"`
+	// History holds the status of the last heights (up to 10,000), two bits
+	// each, oldest first, as a ring starting at HistoryStart.
+	History      []byte `json:"history"`
+	HistoryLen   int    `json:"history_len"`
+	HistoryStart int    `json:"history_start"`
+}
+
+func (a *Account) status(i int) Status {
+	pos := (a.HistoryStart + i) % maxWindow
+	return Status(a.History[pos/4]>>(2*(pos%4))) & 3
+}
+
+func (a *Account) push(s Status) {
+	if a.History == nil {
+		a.History = make([]byte, maxWindow/4)
+	}
+	var pos int
+	if a.HistoryLen < maxWindow {
+		pos = (a.HistoryStart + a.HistoryLen) % maxWindow
+		a.HistoryLen++
+	} else {
+		pos = a.HistoryStart
+		a.HistoryStart = (a.HistoryStart + 1) % maxWindow
+	}
+	shift := 2 * (pos % 4)
+	a.History[pos/4] = a.History[pos/4]&^(3<<shift) | byte(s)<<shift
+}
+
+// Uptime is the share of the last `window` heights in which the validator
+// was in the set that it signed, and how many of those heights there were.
+// With no such height the share is meaningless and ok is false.
+func (a *Account) Uptime(window int) (share float64, inSet int, ok bool) {
+	n := min(window, a.HistoryLen)
+	signed := 0
+	for i := a.HistoryLen - n; i < a.HistoryLen; i++ {
+		switch a.status(i) {
+		case Signed:
+			signed++
+			inSet++
+		case Missed:
+			inSet++
+		}
+	}
+	if inSet == 0 {
+		return 0, 0, false
+	}
+	return float64(signed) / float64(inSet), inSet, true
+}
+
+// Outcome is one validator's result at one height.
+type Outcome struct {
+	Address  blockmeta.Address
+	Status   Status
+	Proposed bool
+}
+
+// Height is everything known about one height: who was in the validator
+// set, who signed it (from the next block's last commit) and who proposed it.
+type Height struct {
+	Height   int64
+	Set      map[blockmeta.Address]struct{}
+	Signers  func(blockmeta.Address) bool
+	Proposer blockmeta.Address
+}
+
+// Tracker holds the accounts of the tracked validators and the last height
+// applied; heights must be applied in order, each exactly once.
+type Tracker struct {
+	LastHeight int64                          `json:"last_height"`
+	Accounts   map[blockmeta.Address]*Account `json:"accounts"`
+	// SkippedHeights counts heights that were never applied because they
+	// were beyond the backfill window or pruned from the node.
+	SkippedHeights uint64 `json:"skipped_heights"`
+}
+
+// NewTracker tracks the given validators from scratch.
+func NewTracker() *Tracker {
+	return &Tracker{Accounts: map[blockmeta.Address]*Account{}}
+}
+
+// Track adds a validator to the tracked set (a no-op if it is tracked).
+func (t *Tracker) Track(addr blockmeta.Address) *Account {
+	if a, ok := t.Accounts[addr]; ok {
+		return a
+	}
+	a := &Account{}
+	t.Accounts[addr] = a
+	return a
+}
+
+// Apply accounts one height for every tracked validator (and, with all,
+// for every member of the set, which it then tracks) and returns the
+// outcomes. Applying a height other than LastHeight+1 is an error, unless
+// the tracker is new (LastHeight 0).
+func (t *Tracker) Apply(h Height, all bool) ([]Outcome, error) {
+	if t.LastHeight != 0 && h.Height != t.LastHeight+1 {
+		return nil, fmt.Errorf("signing: height %d applied after %d", h.Height, t.LastHeight)
+	}
+	if all {
+		for addr := range h.Set {
+			t.Track(addr)
+		}
+	}
+	out := make([]Outcome, 0, len(t.Accounts))
+	for addr, a := range t.Accounts {
+		o := Outcome{Address: addr, Proposed: addr == h.Proposer}
+		if _, in := h.Set[addr]; !in {
+			o.Status = NotInSet
+		} else if h.Signers(addr) {
+			o.Status = Signed
+		} else {
+			o.Status = Missed
+		}
+		a.record(h.Height, o)
+		out = append(out, o)
+	}
+	t.LastHeight = h.Height
+	return out, nil
+}
+
+// Skip records that heights up to (and including) to were not applied.
+func (t *Tracker) Skip(to int64) {
+	if to > t.LastHeight {
+		if t.LastHeight != 0 {
+			t.SkippedHeights += uint64(to - t.LastHeight)
+		}
+		t.LastHeight = to
+	}
+}
+
+func (a *Account) record(height int64, o Outcome) {
+	a.push(o.Status)
+	a.InValidatorSet = o.Status != NotInSet
+	if o.Proposed {
+		a.ProposedTotal++
+	}
+	switch o.Status {
+	case Signed:
+		a.SignedTotal++
+		a.ConsecutiveMissed = 0
+		a.LastSignedHeight = height
+	case Missed:
+		a.MissedTotal++
+		a.ConsecutiveMissed++
+	}
+}
