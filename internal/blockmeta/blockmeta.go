@@ -50,7 +50,8 @@ type Block struct {
 	Height int64
 	// Proposer is the address of the validator that proposed this block.
 	Proposer Address
-	// Time is the block's time.
+	// Time is the block's time from its header, to the nanosecond (CometBFT
+	// block times strictly increase, so it identifies the height).
 	Time time.Time
 	// ValidatorsHash identifies the validator set at Height.
 	ValidatorsHash string
@@ -84,7 +85,7 @@ func Decode(b *consensus.Block) (*Block, error) {
 	}
 	out := &Block{
 		Height:           b.Height,
-		Time:             b.Time,
+		Time:             hdr.Time,
 		ValidatorsHash:   string(hdr.ValidatorsHash),
 		LastCommitHeight: commit.Height,
 		signers:          map[Address]struct{}{},

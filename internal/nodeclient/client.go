@@ -24,6 +24,9 @@ import (
 	consensus "github.com/oasisprotocol/oasis-core/go/consensus/api"
 	control "github.com/oasisprotocol/oasis-core/go/control/api"
 	governance "github.com/oasisprotocol/oasis-core/go/governance/api"
+	registry "github.com/oasisprotocol/oasis-core/go/registry/api"
+	"github.com/oasisprotocol/oasis-core/go/common/crypto/signature"
+	"github.com/oasisprotocol/oasis-core/go/common/node"
 	scheduler "github.com/oasisprotocol/oasis-core/go/scheduler/api"
 	staking "github.com/oasisprotocol/oasis-core/go/staking/api"
 )
@@ -51,6 +54,7 @@ type Client struct {
 	conn    *grpc.ClientConn
 
 	control    *control.NodeControllerClient
+	registry   *registry.Client
 	consensus  *consensus.Client
 	scheduler  *scheduler.Client
 	staking    *staking.Client
@@ -110,6 +114,7 @@ func New(cfg Config) (*Client, error) {
 		timeout:    timeout,
 		conn:       conn,
 		control:    control.NewNodeControllerClient(conn),
+		registry:   registry.NewClient(conn),
 		consensus:  consensus.NewClient(conn),
 		scheduler:  scheduler.NewClient(conn),
 		staking:    staking.NewClient(conn),
@@ -211,4 +216,49 @@ func (c *Client) Votes(ctx context.Context, id uint64, height int64) ([]*governa
 	return call(ctx, c, "Governance.Votes", func(ctx context.Context) ([]*governance.VoteEntry, error) {
 		return c.governance.Votes(ctx, &governance.ProposalQuery{Height: height, ProposalID: id})
 	})
+}
+
+// LatestHeight is the height of the latest block the node has.
+func (c *Client) LatestHeight(ctx context.Context) (int64, error) {
+	return call(ctx, c, "Consensus.GetLatestHeight", c.consensus.GetLatestHeight)
+}
+
+// LastRetainedHeight is the oldest height the node still has (it prunes
+// older ones).
+func (c *Client) LastRetainedHeight(ctx context.Context) (int64, error) {
+	return call(ctx, c, "Consensus.GetLastRetainedHeight", c.consensus.GetLastRetainedHeight)
+}
+
+// ConsensusValidators is the CometBFT validator set at height (decode it
+// with blockmeta.ValidatorSet).
+func (c *Client) ConsensusValidators(ctx context.Context, height int64) (*consensus.Validators, error) {
+	return call(ctx, c, "Consensus.GetValidators", func(ctx context.Context) (*consensus.Validators, error) {
+		return c.consensus.GetValidators(ctx, height)
+	})
+}
+
+// Node is the registry's descriptor of node id at height.
+func (c *Client) Node(ctx context.Context, id signature.PublicKey, height int64) (*node.Node, error) {
+	return call(ctx, c, "Registry.GetNode", func(ctx context.Context) (*node.Node, error) {
+		return c.registry.GetNode(ctx, &registry.IDQuery{Height: height, ID: id})
+	})
+}
+
+// NodeByConsensusAddress is the descriptor of the node whose CometBFT
+// address is addr, at height.
+func (c *Client) NodeByConsensusAddress(ctx context.Context, addr []byte, height int64) (*node.Node, error) {
+	return call(ctx, c, "Registry.GetNodeByConsensusAddress", func(ctx context.Context) (*node.Node, error) {
+		return c.registry.GetNodeByConsensusAddress(ctx, &registry.ConsensusAddressQuery{Height: height, Address: addr})
+	})
+}
+
+// WatchBlocks streams new blocks until ctx ends or the connection breaks
+// (the channel is then closed). It is not bounded by the call timeout.
+func (c *Client) WatchBlocks(ctx context.Context) (<-chan *consensus.Block, func(), error) {
+	c.calls.Add(1)
+	ch, sub, err := c.consensus.WatchBlocks(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("Consensus.WatchBlocks on %s: %w", c.target.Dial, err)
+	}
+	return ch, sub.Close, nil
 }

@@ -1,0 +1,249 @@
+package oasis_signing
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/influxdata/telegraf"
+
+	"github.com/oasis-mission-control/oasis-mission-control/internal/blockmeta"
+	"github.com/oasis-mission-control/oasis-mission-control/internal/signing"
+)
+
+// fetchBatch is how many blocks backfill asks for at once.
+const fetchBatch = 32
+
+// follower is one connected run: from (re)connect to stream failure.
+type follower struct {
+	s   *OasisSigning
+	acc telegraf.Accumulator
+	// prev is the block after the last accounted height: accounting height
+	// H needs block H (proposer, validator set) and block H+1 (commit).
+	prev *blockmeta.Block
+	// sets caches validator sets by the header's validators hash, so the
+	// set is fetched once per change rather than once per height.
+	sets map[string]map[blockmeta.Address]struct{}
+}
+
+// run follows the node until ctx ends, starting again after any failure.
+func (s *OasisSigning) run(ctx context.Context, acc telegraf.Accumulator) {
+	for ctx.Err() == nil {
+		f := &follower{s: s, acc: acc, sets: map[string]map[blockmeta.Address]struct{}{}}
+		err := f.follow(ctx)
+		s.mu.Lock()
+		s.connected = false
+		s.mu.Unlock()
+		if ctx.Err() != nil {
+			return
+		}
+		acc.AddError(fmt.Errorf("oasis_signing: following blocks: %w (retrying in %s)", err, s.retryDelay))
+		select {
+		case <-ctx.Done():
+		case <-time.After(s.retryDelay):
+		}
+	}
+}
+
+func (f *follower) follow(ctx context.Context) error {
+	if err := f.s.resolveMonitored(ctx); err != nil {
+		return err
+	}
+	// Subscribe first, then catch up: a block made in between arrives on
+	// the stream and is recognised as already accounted (or as a gap).
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	blocks, closeSub, err := f.s.client.WatchBlocks(sctx)
+	if err != nil {
+		return err
+	}
+	defer closeSub()
+
+	tip, err := f.s.client.LatestHeight(ctx)
+	if err != nil {
+		return err
+	}
+	f.s.setTip(tip, true)
+	if err := f.catchUp(ctx, tip); err != nil {
+		return err
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case blk, ok := <-blocks:
+			if !ok {
+				return errors.New("block stream closed by the node")
+			}
+			f.s.setTip(blk.Height, true)
+			if f.prev != nil && blk.Height <= f.prev.Height {
+				continue // already accounted
+			}
+			if err := f.catchUp(ctx, blk.Height-1); err != nil {
+				return err
+			}
+			b, err := blockmeta.Decode(blk)
+			if err != nil {
+				return err
+			}
+			if err := f.account(ctx, b); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// catchUp accounts every height up to to-1 (it needs block `to` for the
+// commit of to-1), fetching blocks it has not seen.
+func (f *follower) catchUp(ctx context.Context, to int64) error {
+	s := f.s
+	s.mu.Lock()
+	last := s.tracker.LastHeight
+	s.mu.Unlock()
+
+	if last == 0 {
+		// First run: start at the tip rather than replaying history.
+		s.mu.Lock()
+		s.tracker.Skip(to - 1)
+		s.mu.Unlock()
+		last = to - 1
+	}
+	if f.prev == nil || f.prev.Height != last+1 {
+		f.prev = nil
+	}
+	// Next height to account is last+1, which needs blocks last+1 and last+2.
+	if gap := to - (last + 1); gap > s.BackfillLimit {
+		skipTo := to - s.BackfillLimit
+		f.reportSkip(last, skipTo, fmt.Sprintf("more than backfill_limit (%d) behind", s.BackfillLimit))
+		last, f.prev = skipTo, nil
+	}
+	if retained, err := s.client.LastRetainedHeight(ctx); err != nil {
+		return err
+	} else if last+1 < retained {
+		f.reportSkip(last, retained-1, fmt.Sprintf("pruned by the node (it keeps heights from %d)", retained))
+		last, f.prev = retained-1, nil
+	}
+
+	from := last + 1
+	if f.prev != nil {
+		from = f.prev.Height + 1
+	}
+	for h := from; h <= to; h += fetchBatch {
+		batch, err := f.fetch(ctx, h, min(h+fetchBatch-1, to))
+		if err != nil {
+			return err
+		}
+		for _, b := range batch {
+			if f.prev == nil {
+				f.prev = b
+				continue
+			}
+			if err := f.account(ctx, b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// reportSkip records heights from+1..to as not counted, and says so.
+func (f *follower) reportSkip(from, to int64, why string) {
+	f.s.mu.Lock()
+	f.s.tracker.Skip(to)
+	f.s.mu.Unlock()
+	f.acc.AddError(fmt.Errorf("oasis_signing: heights %d to %d not counted: %s", from+1, to, why))
+}
+
+// fetch gets and decodes blocks from..to concurrently, in height order.
+func (f *follower) fetch(ctx context.Context, from, to int64) ([]*blockmeta.Block, error) {
+	out := make([]*blockmeta.Block, to-from+1)
+	errs := make([]error, len(out))
+	var wg sync.WaitGroup
+	for i := range out {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			blk, err := f.s.client.Block(ctx, from+int64(i))
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			out[i], errs[i] = blockmeta.Decode(blk)
+		}()
+	}
+	wg.Wait()
+	return out, errors.Join(errs...)
+}
+
+// account accounts height b.Height-1: its block is f.prev, its commit is in b.
+func (f *follower) account(ctx context.Context, b *blockmeta.Block) error {
+	prev := f.prev
+	if prev == nil || b.Height != prev.Height+1 {
+		return fmt.Errorf("internal: block %d does not follow %v", b.Height, prev)
+	}
+	set, err := f.validatorSet(ctx, prev)
+	if err != nil {
+		return err
+	}
+	s := f.s
+	s.mu.Lock()
+	outcomes, err := s.tracker.Apply(signing.Height{
+		Height:   prev.Height,
+		Set:      set,
+		Signers:  b.Signed,
+		Proposer: prev.Proposer,
+	}, s.AllValidators)
+	s.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	for _, o := range outcomes {
+		id, ok := s.monitored[o.Address]
+		if !ok {
+			continue
+		}
+		tags := map[string]string{"consensus_address": o.Address.String(), "node_id": id.NodeID}
+		if id.EntityID != "" {
+			tags["entity_id"] = id.EntityID
+		}
+		f.acc.AddFields(BlockMeasurement, map[string]any{
+			"height":           prev.Height,
+			"signed":           boolInt(o.Status == signing.Signed),
+			"proposed":         boolInt(o.Proposed),
+			"in_validator_set": boolInt(o.Status != signing.NotInSet),
+		}, tags, prev.Time)
+	}
+	f.prev = b
+	return nil
+}
+
+// validatorSet is the set at b.Height, fetched when its hash is new.
+func (f *follower) validatorSet(ctx context.Context, b *blockmeta.Block) (map[blockmeta.Address]struct{}, error) {
+	if set, ok := f.sets[b.ValidatorsHash]; ok {
+		return set, nil
+	}
+	v, err := f.s.client.ConsensusValidators(ctx, b.Height)
+	if err != nil {
+		return nil, err
+	}
+	set, err := blockmeta.ValidatorSet(v)
+	if err != nil {
+		return nil, err
+	}
+	f.sets[b.ValidatorsHash] = set
+	if f.s.AllValidators {
+		f.s.nameValidators(ctx, set, b.Height)
+	}
+	return set, nil
+}
+
+func (s *OasisSigning) setTip(h int64, connected bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if h > s.tipHeight {
+		s.tipHeight = h
+	}
+	s.connected = connected
+}

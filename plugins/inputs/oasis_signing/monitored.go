@@ -1,0 +1,94 @@
+package oasis_signing
+
+import (
+	"context"
+	"fmt"
+
+	consensus "github.com/oasisprotocol/oasis-core/go/consensus/api"
+
+	"github.com/oasis-mission-control/oasis-mission-control/internal/blockmeta"
+)
+
+// resolveMonitored maps the configured validators (by default the node's
+// own) to their CometBFT addresses, once; it is retried until the node
+// answers.
+func (s *OasisSigning) resolveMonitored(ctx context.Context) error {
+	s.mu.Lock()
+	done := s.monitored != nil
+	s.mu.Unlock()
+	if done {
+		return nil
+	}
+	mon := map[blockmeta.Address]identity{}
+	if len(s.nodeIDs) == 0 && len(s.entityIDs) == 0 {
+		st, err := s.client.NodeStatus(ctx)
+		if err != nil {
+			return fmt.Errorf("finding the node's own validator: %w", err)
+		}
+		id := identity{NodeID: st.Identity.Node.String()}
+		if reg := st.Registration; reg != nil && reg.Descriptor != nil {
+			id.EntityID = reg.Descriptor.EntityID.String()
+		}
+		mon[blockmeta.AddressOf(st.Identity.Consensus)] = id
+	}
+	for _, nid := range s.nodeIDs {
+		n, err := s.client.Node(ctx, nid, consensus.HeightLatest)
+		if err != nil {
+			return fmt.Errorf("node_ids: looking up %s: %w", nid, err)
+		}
+		mon[blockmeta.AddressOf(n.Consensus.ID)] = identity{NodeID: n.ID.String(), EntityID: n.EntityID.String()}
+	}
+	if len(s.entityIDs) > 0 {
+		vals, err := s.client.Validators(ctx, consensus.HeightLatest)
+		if err != nil {
+			return fmt.Errorf("entity_ids: reading the validator set: %w", err)
+		}
+		for _, eid := range s.entityIDs {
+			found := false
+			for _, v := range vals {
+				if !v.EntityID.Equal(eid) {
+					continue
+				}
+				n, err := s.client.Node(ctx, v.ID, consensus.HeightLatest)
+				if err != nil {
+					return fmt.Errorf("entity_ids: looking up node %s of %s: %w", v.ID, eid, err)
+				}
+				mon[blockmeta.AddressOf(n.Consensus.ID)] = identity{NodeID: n.ID.String(), EntityID: eid.String()}
+				found = true
+			}
+			if !found {
+				return fmt.Errorf("entity_ids: entity %s has no node in the validator set", eid)
+			}
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.monitored = mon
+	for addr := range mon {
+		s.tracker.Track(addr)
+	}
+	return nil
+}
+
+// nameValidators looks up, once each, the node and entity behind validator
+// addresses the plugin has not named yet (for all_validators summaries). A
+// failed lookup leaves the validator tagged by its address only.
+func (s *OasisSigning) nameValidators(ctx context.Context, set map[blockmeta.Address]struct{}, height int64) {
+	for addr := range set {
+		s.mu.Lock()
+		_, named := s.names[addr]
+		_, mon := s.monitored[addr]
+		s.mu.Unlock()
+		if named || mon {
+			continue
+		}
+		n, err := s.client.NodeByConsensusAddress(ctx, addr[:], height)
+		if err != nil {
+			s.Log.Warnf("naming validator %s: %v", addr, err)
+			continue
+		}
+		s.mu.Lock()
+		s.names[addr] = identity{NodeID: n.ID.String(), EntityID: n.EntityID.String()}
+		s.mu.Unlock()
+	}
+}

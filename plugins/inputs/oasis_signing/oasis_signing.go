@@ -1,0 +1,217 @@
+// Package oasis_signing is a Telegraf service input that follows every block
+// of an oasis-node and keeps exact signing accounts for chosen validators:
+// each height is counted once, across reconnects and restarts.
+package oasis_signing
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/influxdata/telegraf"
+	"github.com/influxdata/telegraf/plugins/inputs"
+	"github.com/oasisprotocol/oasis-core/go/common/crypto/signature"
+
+	"github.com/oasis-mission-control/oasis-mission-control/internal/blockmeta"
+	"github.com/oasis-mission-control/oasis-mission-control/internal/nodeclient"
+	"github.com/oasis-mission-control/oasis-mission-control/internal/oasisid"
+	"github.com/oasis-mission-control/oasis-mission-control/internal/signing"
+	"github.com/oasis-mission-control/oasis-mission-control/internal/statefile"
+)
+
+//go:embed sample.conf
+var sampleConfig string
+
+const (
+	// SummaryMeasurement holds each validator's totals and uptime windows.
+	SummaryMeasurement = "oasis_signing"
+	// BlockMeasurement holds one point per height per monitored validator.
+	BlockMeasurement = "oasis_signing_block"
+
+	defaultBackfillLimit = 20_000
+)
+
+// OasisSigning is the plugin and its configuration.
+type OasisSigning struct {
+	nodeclient.Config
+	NodeIDs       []string        `toml:"node_ids"`
+	EntityIDs     []string        `toml:"entity_ids"`
+	AllValidators bool            `toml:"all_validators"`
+	StateFile     string          `toml:"state_file"`
+	BackfillLimit int64           `toml:"backfill_limit"`
+	Log           telegraf.Logger `toml:"-"`
+
+	client    *nodeclient.Client
+	nodeIDs   []signature.PublicKey
+	entityIDs []signature.PublicKey
+
+	mu        sync.Mutex
+	tracker   *signing.Tracker
+	monitored map[blockmeta.Address]identity // explicitly monitored: per-height points
+	names     map[blockmeta.Address]identity // every tracked validator's tags
+	tipHeight int64                          // latest height the node reported
+	connected bool                           // following the node's block stream now
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	// retryDelay is the pause before following again after a failure.
+	retryDelay time.Duration
+}
+
+// identity is how a validator's points are tagged.
+type identity struct {
+	NodeID   string
+	EntityID string
+}
+
+func (*OasisSigning) SampleConfig() string { return sampleConfig }
+
+// Init validates the settings and loads the saved accounts; it does not
+// contact the node.
+func (s *OasisSigning) Init() error {
+	for _, id := range s.NodeIDs {
+		pk, err := oasisid.Parse("node_ids", id)
+		if err != nil {
+			return err
+		}
+		s.nodeIDs = append(s.nodeIDs, pk)
+	}
+	for _, id := range s.EntityIDs {
+		pk, err := oasisid.Parse("entity_ids", id)
+		if err != nil {
+			return err
+		}
+		s.entityIDs = append(s.entityIDs, pk)
+	}
+	if s.StateFile == "" {
+		return errors.New(`state_file is required so that counts survive restarts, e.g. state_file = "/var/lib/telegraf/oasis_signing.json"`)
+	}
+	if !filepath.IsAbs(s.StateFile) {
+		return fmt.Errorf("state_file %q: must be an absolute path, e.g. state_file = \"/var/lib/telegraf/oasis_signing.json\"", s.StateFile)
+	}
+	if s.BackfillLimit == 0 {
+		s.BackfillLimit = defaultBackfillLimit
+	}
+	if s.BackfillLimit < 1 {
+		return fmt.Errorf("backfill_limit %d: must be at least 1, e.g. backfill_limit = %d", s.BackfillLimit, defaultBackfillLimit)
+	}
+	if s.retryDelay == 0 {
+		s.retryDelay = 2 * time.Second
+	}
+
+	s.tracker = signing.NewTracker()
+	if _, err := statefile.Load(s.StateFile, s.tracker); err != nil {
+		return fmt.Errorf("state_file: %w", err)
+	}
+	if s.tracker.Accounts == nil {
+		s.tracker.Accounts = map[blockmeta.Address]*signing.Account{}
+	}
+	s.names = map[blockmeta.Address]identity{}
+
+	client, err := nodeclient.New(s.Config)
+	if err != nil {
+		return err
+	}
+	s.client = client
+	return nil
+}
+
+// Start begins following the node's blocks in the background.
+func (s *OasisSigning) Start(acc telegraf.Accumulator) error {
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.run(ctx, acc)
+	}()
+	return nil
+}
+
+// Stop stops following and saves the accounts.
+func (s *OasisSigning) Stop() {
+	if s.cancel != nil {
+		s.cancel()
+	}
+	s.wg.Wait()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := statefile.Save(s.StateFile, s.tracker); err != nil {
+		s.Log.Errorf("saving state to %s: %v", s.StateFile, err)
+	}
+	_ = s.client.Close()
+}
+
+// Gather saves the accounts and then reports them: every summary written
+// matches a saved state, so totals never run ahead of what a restart
+// resumes from.
+func (s *OasisSigning) Gather(acc telegraf.Accumulator) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := statefile.Save(s.StateFile, s.tracker); err != nil {
+		acc.AddError(fmt.Errorf("oasis_signing: saving state to %s: %w", s.StateFile, err))
+	}
+	now := time.Now()
+	up := int64(0)
+	if s.connected {
+		up = 1
+	}
+	if len(s.tracker.Accounts) == 0 {
+		// Nothing resolved yet (node unreachable at start): still say so.
+		acc.AddFields(SummaryMeasurement, map[string]any{"up": up}, map[string]string{}, now)
+		return nil
+	}
+	for addr, a := range s.tracker.Accounts {
+		fields := map[string]any{
+			"up":                    up,
+			"signed_total":          a.SignedTotal,
+			"missed_total":          a.MissedTotal,
+			"proposed_total":        a.ProposedTotal,
+			"consecutive_missed":    a.ConsecutiveMissed,
+			"last_signed_height":    a.LastSignedHeight,
+			"in_validator_set":      boolInt(a.InValidatorSet),
+			"last_height":           s.tracker.LastHeight,
+			"skipped_heights_total": s.tracker.SkippedHeights,
+		}
+		if s.tipHeight > 0 {
+			fields["lag_blocks"] = max(s.tipHeight-s.tracker.LastHeight, 0)
+		}
+		for _, w := range signing.Windows {
+			if share, _, ok := a.Uptime(w); ok {
+				fields[fmt.Sprintf("uptime_%d", w)] = share
+			}
+		}
+		acc.AddFields(SummaryMeasurement, fields, s.tags(addr), now)
+	}
+	return nil
+}
+
+func (s *OasisSigning) tags(addr blockmeta.Address) map[string]string {
+	t := map[string]string{"consensus_address": addr.String()}
+	id, ok := s.monitored[addr]
+	if !ok {
+		id = s.names[addr]
+	}
+	if id.NodeID != "" {
+		t["node_id"] = id.NodeID
+	}
+	if id.EntityID != "" {
+		t["entity_id"] = id.EntityID
+	}
+	return t
+}
+
+func boolInt(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func init() {
+	inputs.Add("oasis_signing", func() telegraf.Input { return &OasisSigning{} })
+}
