@@ -261,3 +261,17 @@ func (n *Net) pids() []int {
 	}
 	return pids
 }
+
+// BuildCommand builds a command of this module (e.g. "./cmd/oasis-telegraf")
+// into the test's temporary directory (quick: Go's build cache holds the
+// work) and returns the binary's path.
+func BuildCommand(t testing.TB, pkg string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), filepath.Base(pkg))
+	cmd := exec.Command("go", "build", "-o", path, pkg)
+	cmd.Dir = repoRoot()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building %s: %v\n%s", pkg, err, out)
+	}
+	return path
+}
