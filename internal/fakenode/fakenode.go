@@ -16,7 +16,9 @@ import (
 	"google.golang.org/grpc"
 
 	cmnGrpc "github.com/oasisprotocol/oasis-core/go/common/grpc"
+	consensus "github.com/oasisprotocol/oasis-core/go/consensus/api"
 	control "github.com/oasisprotocol/oasis-core/go/control/api"
+	registry "github.com/oasisprotocol/oasis-core/go/registry/api"
 	scheduler "github.com/oasisprotocol/oasis-core/go/scheduler/api"
 )
 
@@ -35,6 +37,9 @@ type Node struct {
 	validatorsErr error
 	calls         map[string]int
 
+	// Chain holds the blocks, validator sets and node descriptors served.
+	Chain *Chain
+
 	srv *cmnGrpc.Server
 }
 
@@ -47,7 +52,7 @@ func Start(t testing.TB) *Node {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := &Node{Socket: filepath.Join(dir, "internal.sock"), calls: map[string]int{}}
+	n := &Node{Socket: filepath.Join(dir, "internal.sock"), calls: map[string]int{}, Chain: newChain()}
 	if err := n.Restart(); err != nil {
 		t.Fatal(err)
 	}
@@ -75,6 +80,8 @@ func (n *Node) Restart() error {
 	}
 	control.RegisterService(srv.Server(), &fakeControl{n: n})
 	scheduler.RegisterService(srv.Server(), &fakeScheduler{n: n})
+	consensus.RegisterService(srv.Server(), &fakeServices{core: &fakeConsensus{n: n}})
+	registry.RegisterService(srv.Server(), &fakeRegistry{n: n})
 	if err := srv.Start(); err != nil {
 		return err
 	}
@@ -85,6 +92,7 @@ func (n *Node) Restart() error {
 }
 
 // Stop stops the server and removes the socket, as a node that went down.
+// Block streams end.
 func (n *Node) Stop() {
 	n.mu.Lock()
 	srv := n.srv

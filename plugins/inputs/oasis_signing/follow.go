@@ -78,17 +78,14 @@ func (f *follower) follow(ctx context.Context) error {
 				return errors.New("block stream closed by the node")
 			}
 			f.s.setTip(blk.Height, true)
-			if f.prev != nil && blk.Height <= f.prev.Height {
+			if blk.Height < f.nextNeeded() {
 				continue // already accounted
 			}
 			if err := f.catchUp(ctx, blk.Height-1); err != nil {
 				return err
 			}
 			b, err := blockmeta.Decode(blk)
-			if err != nil {
-				return err
-			}
-			if err := f.account(ctx, b); err != nil {
+			if err := f.handle(ctx, blk.Height, b, err); err != nil {
 				return err
 			}
 		}
@@ -131,21 +128,27 @@ func (f *follower) catchUp(ctx context.Context, to int64) error {
 		from = f.prev.Height + 1
 	}
 	for h := from; h <= to; h += fetchBatch {
-		batch, err := f.fetch(ctx, h, min(h+fetchBatch-1, to))
+		batch, decodeErrs, err := f.fetch(ctx, h, min(h+fetchBatch-1, to))
 		if err != nil {
 			return err
 		}
-		for _, b := range batch {
-			if f.prev == nil {
-				f.prev = b
-				continue
-			}
-			if err := f.account(ctx, b); err != nil {
+		for i, b := range batch {
+			if err := f.handle(ctx, h+int64(i), b, decodeErrs[i]); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// nextNeeded is the height of the next block the follower needs.
+func (f *follower) nextNeeded() int64 {
+	if f.prev != nil {
+		return f.prev.Height + 1
+	}
+	f.s.mu.Lock()
+	defer f.s.mu.Unlock()
+	return f.s.tracker.LastHeight + 1
 }
 
 // reportSkip records heights from+1..to as not counted, and says so.
@@ -156,25 +159,48 @@ func (f *follower) reportSkip(from, to int64, why string) {
 	f.acc.AddError(fmt.Errorf("oasis_signing: heights %d to %d not counted: %s", from+1, to, why))
 }
 
-// fetch gets and decodes blocks from..to concurrently, in height order.
-func (f *follower) fetch(ctx context.Context, from, to int64) ([]*blockmeta.Block, error) {
-	out := make([]*blockmeta.Block, to-from+1)
-	errs := make([]error, len(out))
+// fetch gets and decodes blocks from..to concurrently, in height order. A
+// failed call is an error; a block that fails to decode is reported in
+// decodeErrs at its index.
+func (f *follower) fetch(ctx context.Context, from, to int64) (blocks []*blockmeta.Block, decodeErrs []error, err error) {
+	blocks = make([]*blockmeta.Block, to-from+1)
+	decodeErrs = make([]error, len(blocks))
+	callErrs := make([]error, len(blocks))
 	var wg sync.WaitGroup
-	for i := range out {
+	for i := range blocks {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			blk, err := f.s.client.Block(ctx, from+int64(i))
 			if err != nil {
-				errs[i] = err
+				callErrs[i] = err
 				return
 			}
-			out[i], errs[i] = blockmeta.Decode(blk)
+			blocks[i], decodeErrs[i] = blockmeta.Decode(blk)
 		}()
 	}
 	wg.Wait()
-	return out, errors.Join(errs...)
+	return blocks, decodeErrs, errors.Join(callErrs...)
+}
+
+// handle takes the next block, at height h, in order. A block that can't be
+// decoded leaves two heights unknowable (h-1, whose commit it carries, and h,
+// whose proposer and set it carries): they are reported and skipped, never
+// counted as signed or missed.
+func (f *follower) handle(ctx context.Context, h int64, b *blockmeta.Block, decodeErr error) error {
+	if decodeErr != nil {
+		f.s.mu.Lock()
+		last := f.s.tracker.LastHeight
+		f.s.mu.Unlock()
+		f.reportSkip(last, h, decodeErr.Error())
+		f.prev = nil
+		return nil
+	}
+	if f.prev == nil {
+		f.prev = b
+		return nil
+	}
+	return f.account(ctx, b)
 }
 
 // account accounts height b.Height-1: its block is f.prev, its commit is in b.

@@ -1,0 +1,328 @@
+package oasis_signing
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/influxdata/telegraf/testutil"
+	"github.com/oasisprotocol/oasis-core/go/common/cbor"
+	"github.com/oasisprotocol/oasis-core/go/common/crypto/signature"
+	memorySigner "github.com/oasisprotocol/oasis-core/go/common/crypto/signature/signers/memory"
+	"github.com/oasisprotocol/oasis-core/go/common/node"
+
+	"github.com/oasis-mission-control/oasis-mission-control/internal/docfields"
+	"github.com/oasis-mission-control/oasis-mission-control/internal/fakenode"
+	"github.com/oasis-mission-control/oasis-mission-control/internal/nodeclient"
+)
+
+// Three validators; "us" is the one monitored.
+var (
+	usNode, usEntity, usKey = key("us node"), key("us entity"), key("us consensus")
+	us                      = fakenode.AddressOf(usKey)
+	b                       = fakenode.AddressOf(key("b consensus"))
+	c                       = fakenode.AddressOf(key("c consensus"))
+	all                     = []fakenode.Address{us, b, c}
+)
+
+func key(seed string) signature.PublicKey { return memorySigner.NewTestSigner(seed).Public() }
+
+func signedBy(addrs ...fakenode.Address) map[fakenode.Address]bool {
+	m := map[fakenode.Address]bool{}
+	for _, a := range addrs {
+		m[a] = true
+	}
+	return m
+}
+
+func newChainNode(t *testing.T) *fakenode.Node {
+	n := fakenode.Start(t)
+	n.Chain.AddNode(&node.Node{
+		Versioned: cbor.NewVersioned(node.LatestNodeDescriptorVersion),
+		ID:        usNode, EntityID: usEntity,
+		Consensus: node.ConsensusInfo{ID: usKey},
+		Roles:     node.RoleValidator,
+	})
+	return n
+}
+
+// healthy adds k blocks in which everyone signs and b proposes.
+func healthy(n *fakenode.Node, k int) {
+	for range k {
+		n.Chain.AddBlock(fakenode.Next{Set: all, Proposer: b, Signed: signedBy(all...)})
+	}
+}
+
+type running struct {
+	p   *OasisSigning
+	acc *testutil.Accumulator
+}
+
+func startFake(t *testing.T, n *fakenode.Node, state string, configure func(*OasisSigning)) *running {
+	t.Helper()
+	p := &OasisSigning{
+		Config:     nodeclient.Config{Address: "unix:" + n.Socket},
+		NodeIDs:    []string{usNode.String()},
+		StateFile:  state,
+		Log:        testutil.Logger{},
+		retryDelay: 50 * time.Millisecond,
+	}
+	if configure != nil {
+		configure(p)
+	}
+	require.NoError(t, p.Init())
+	acc := &testutil.Accumulator{}
+	require.NoError(t, p.Start(acc))
+	r := &running{p, acc}
+	t.Cleanup(r.stop)
+	// Wait until the plugin has caught up with the chain as it is now, so
+	// that blocks a test adds next are seen as new.
+	r.waitHeight(t, n.Chain.Latest()-1)
+	return r
+}
+
+func (r *running) stop() {
+	if r.p.cancel != nil {
+		r.p.Stop()
+		r.p.cancel = nil
+	}
+}
+
+func (r *running) waitHeight(t *testing.T, h int64) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		r.p.mu.Lock()
+		defer r.p.mu.Unlock()
+		return r.p.tracker.LastHeight >= h
+	}, 10*time.Second, 10*time.Millisecond, "accounted up to %d", h)
+}
+
+// summary gathers and returns our validator's summary fields.
+func (r *running) summary(t *testing.T) map[string]any {
+	t.Helper()
+	var acc testutil.Accumulator
+	require.NoError(t, r.p.Gather(&acc))
+	for _, m := range acc.Metrics {
+		if m.Measurement == SummaryMeasurement && m.Tags["consensus_address"] == hexAddr(us) {
+			return m.Fields
+		}
+	}
+	t.Fatalf("no summary for our validator in %v", acc.Metrics)
+	return nil
+}
+
+func hexAddr(a fakenode.Address) string { return fmt.Sprintf("%X", a[:]) }
+
+// blockPoints are the per-height points so far (the plugin may be adding more).
+func blockPoints(acc *testutil.Accumulator) map[int64]*testutil.Metric {
+	acc.Lock()
+	defer acc.Unlock()
+	out := map[int64]*testutil.Metric{}
+	for _, m := range acc.Metrics {
+		if m.Measurement == BlockMeasurement {
+			out[m.Fields["height"].(int64)] = m
+		}
+	}
+	return out
+}
+
+// errorsSoFar are the errors the plugin reported so far.
+func errorsSoFar(acc *testutil.Accumulator) []error {
+	acc.Lock()
+	defer acc.Unlock()
+	return append([]error(nil), acc.Errors...)
+}
+
+func TestCountsEveryHeight(t *testing.T) {
+	n := newChainNode(t)
+	healthy(n, 5) // heights 1..5 exist before the plugin starts: not counted
+	r := startFake(t, n, filepath.Join(t.TempDir(), "state.json"), nil)
+	r.waitHeight(t, 4)
+
+	// Height h's signatures arrive in block h+1. From height 5 on:
+	// 5 signed, 6 and 7 missed, 8 signed and proposed by us, 9 missed.
+	n.Chain.AddBlock(fakenode.Next{Set: all, Proposer: b, Signed: signedBy(all...)}) // 6; carries 5
+	n.Chain.AddBlock(fakenode.Next{Set: all, Proposer: b, Signed: signedBy(b, c)})   // 7; carries 6
+	n.Chain.AddBlock(fakenode.Next{Set: all, Proposer: us, Signed: signedBy(b, c)})  // 8; carries 7
+	n.Chain.AddBlock(fakenode.Next{Set: all, Proposer: c, Signed: signedBy(all...)}) // 9; carries 8
+	n.Chain.AddBlock(fakenode.Next{Set: all, Proposer: b, Signed: signedBy(b, c)})   // 10; carries 9
+	r.waitHeight(t, 9)
+
+	f := r.summary(t)
+	require.Equal(t, uint64(2), f["signed_total"])
+	require.Equal(t, uint64(3), f["missed_total"])
+	require.Equal(t, uint64(1), f["proposed_total"])
+	require.Equal(t, uint64(1), f["consecutive_missed"])
+	require.Equal(t, int64(8), f["last_signed_height"])
+	require.Equal(t, int64(1), f["in_validator_set"])
+	require.Equal(t, int64(9), f["last_height"])
+	require.Equal(t, int64(1), f["up"])
+	require.InDelta(t, 0.4, f["uptime_100"], 1e-9)
+
+	points := blockPoints(r.acc)
+	require.Len(t, points, 5)
+	for h, want := range map[int64][2]int64{5: {1, 0}, 6: {0, 0}, 7: {0, 0}, 8: {1, 1}, 9: {0, 0}} {
+		require.Equal(t, want[0], points[h].Fields["signed"], "height %d signed", h)
+		require.Equal(t, want[1], points[h].Fields["proposed"], "height %d proposed", h)
+		require.Equal(t, usNode.String(), points[h].Tags["node_id"])
+		require.Equal(t, usEntity.String(), points[h].Tags["entity_id"])
+	}
+}
+
+func TestGapLargerThanBackfillWindow(t *testing.T) {
+	n := newChainNode(t)
+	state := filepath.Join(t.TempDir(), "state.json")
+	healthy(n, 5)
+	r := startFake(t, n, state, func(p *OasisSigning) { p.BackfillLimit = 10 })
+	healthy(n, 3)
+	r.waitHeight(t, 7)
+	r.stop() // saves: accounted up to 7
+
+	healthy(n, 30) // tip 38: 30 heights behind, window 10
+	r = startFake(t, n, state, func(p *OasisSigning) { p.BackfillLimit = 10 })
+	r.waitHeight(t, 37)
+
+	errs := errorsSoFar(r.acc)
+	require.NotEmpty(t, errs)
+	require.ErrorContains(t, errs[0], "heights 8 to 28 not counted: more than backfill_limit (10) behind")
+	f := r.summary(t)
+	require.Equal(t, uint64(21), f["skipped_heights_total"])
+	require.Equal(t, uint64(3+9), f["signed_total"], "5..7 before, 29..37 after the gap")
+	require.Equal(t, uint64(0), f["missed_total"])
+}
+
+func TestNodeRestartsMidStream(t *testing.T) {
+	n := newChainNode(t)
+	healthy(n, 3)
+	r := startFake(t, n, filepath.Join(t.TempDir(), "state.json"), nil)
+	healthy(n, 4)
+	r.waitHeight(t, 6)
+
+	n.Stop()
+	require.Eventually(t, func() bool { return r.summary(t)["up"] == int64(0) }, 5*time.Second, 20*time.Millisecond)
+	for range 5 { // made while the plugin can't see the node
+		n.Chain.AddBlock(fakenode.Next{Set: all, Proposer: us, Signed: signedBy(b, c)})
+	}
+	require.NoError(t, n.Restart())
+	healthy(n, 1)
+	r.waitHeight(t, 12)
+
+	f := r.summary(t)
+	require.Equal(t, int64(1), f["up"])
+	require.Equal(t, uint64(5), f["signed_total"], "heights 3..6 and 12")
+	require.Equal(t, uint64(5), f["missed_total"], "heights 7..11, from the backfill")
+	require.Equal(t, uint64(5), f["proposed_total"])
+	require.Equal(t, uint64(0), f["skipped_heights_total"])
+	require.Len(t, blockPoints(r.acc), 10, "heights 3..12")
+	require.NotEmpty(t, errorsSoFar(r.acc), "the outage was reported")
+}
+
+func TestValidatorLeavesAndRejoinsTheSet(t *testing.T) {
+	n := newChainNode(t)
+	healthy(n, 3)
+	r := startFake(t, n, filepath.Join(t.TempDir(), "state.json"), nil)
+	r.waitHeight(t, 2)
+	others := []fakenode.Address{b, c}
+	for range 4 { // heights 4..7 without us in the set
+		n.Chain.AddBlock(fakenode.Next{Set: others, Proposer: b, Signed: signedBy(all...)})
+	}
+	n.Chain.AddBlock(fakenode.Next{Set: all, Proposer: b, Signed: signedBy(b, c)}) // 8
+	r.waitHeight(t, 7)
+	f := r.summary(t)
+	require.Equal(t, int64(0), f["in_validator_set"])
+	require.Equal(t, uint64(0), f["missed_total"], "out of the set is not missed")
+	require.Equal(t, uint64(0), f["consecutive_missed"])
+
+	healthy(n, 3) // back in the set from height 8
+	r.waitHeight(t, 10)
+	f = r.summary(t)
+	require.Equal(t, int64(1), f["in_validator_set"])
+	require.Equal(t, uint64(1+3), f["signed_total"], "heights 3 and 8..10")
+	points := blockPoints(r.acc)
+	for h := int64(4); h <= 7; h++ {
+		require.Equal(t, int64(0), points[h].Fields["in_validator_set"], "height %d", h)
+		require.Equal(t, int64(0), points[h].Fields["signed"])
+	}
+}
+
+func TestMalformedMetaIsReportedNotCounted(t *testing.T) {
+	n := newChainNode(t)
+	healthy(n, 3)
+	r := startFake(t, n, filepath.Join(t.TempDir(), "state.json"), nil)
+	r.waitHeight(t, 2)
+	n.Stop() // so the bad block is met in backfill, as from a node's store
+	healthy(n, 4)
+	n.Chain.SetMeta(5, cbor.Marshal(42))
+	require.NoError(t, n.Restart())
+	healthy(n, 2)
+	r.waitHeight(t, 8)
+
+	var found bool
+	for _, err := range errorsSoFar(r.acc) {
+		if strings.Contains(err.Error(), "heights 4 to 5 not counted: block 5: decoding meta") {
+			found = true
+		}
+	}
+	require.True(t, found, "errors: %v", errorsSoFar(r.acc))
+	f := r.summary(t)
+	require.Equal(t, uint64(2), f["skipped_heights_total"])
+	require.Equal(t, uint64(1+3), f["signed_total"], "3 and 6..8; not 4 or 5")
+	require.Equal(t, uint64(0), f["missed_total"])
+	points := blockPoints(r.acc)
+	require.NotContains(t, points, int64(4))
+	require.NotContains(t, points, int64(5))
+}
+
+func TestAllValidators(t *testing.T) {
+	n := newChainNode(t)
+	healthy(n, 3)
+	r := startFake(t, n, filepath.Join(t.TempDir(), "state.json"), func(p *OasisSigning) { p.AllValidators = true })
+	healthy(n, 3)
+	r.waitHeight(t, 5)
+	var acc testutil.Accumulator
+	require.NoError(t, r.p.Gather(&acc))
+	require.Len(t, acc.Metrics, 3, "a summary per validator in the set")
+	for _, m := range blockPoints(r.acc) {
+		require.Equal(t, usNode.String(), m.Tags["node_id"], "per-height points only for the monitored validator")
+	}
+}
+
+func TestInitRejectsBadSettings(t *testing.T) {
+	for name, tc := range map[string]struct {
+		p    *OasisSigning
+		want string
+	}{
+		"no state file":     {&OasisSigning{Config: nodeclient.Config{Address: "/n/internal.sock"}}, `state_file is required`},
+		"relative state":    {&OasisSigning{Config: nodeclient.Config{Address: "/n/internal.sock"}, StateFile: "state.json"}, `must be an absolute path`},
+		"bad node id":       {&OasisSigning{Config: nodeclient.Config{Address: "/n/internal.sock"}, StateFile: "/s.json", NodeIDs: []string{"x"}}, `node_ids "x"`},
+		"bad entity id":     {&OasisSigning{Config: nodeclient.Config{Address: "/n/internal.sock"}, StateFile: "/s.json", EntityIDs: []string{"y"}}, `entity_ids "y"`},
+		"negative backfill": {&OasisSigning{Config: nodeclient.Config{Address: "/n/internal.sock"}, StateFile: "/s.json", BackfillLimit: -1}, `backfill_limit -1`},
+		"bad address":       {&OasisSigning{Config: nodeclient.Config{Address: "sock"}, StateFile: "/s.json"}, `address "sock"`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			require.ErrorContains(t, tc.p.Init(), tc.want)
+		})
+	}
+}
+
+func TestReadmeListsEveryField(t *testing.T) {
+	documented, err := docfields.Fields("README.md")
+	require.NoError(t, err)
+	n := newChainNode(t)
+	healthy(n, 3)
+	r := startFake(t, n, filepath.Join(t.TempDir(), "state.json"), nil)
+	healthy(n, 2)
+	r.waitHeight(t, 3)
+	var emitted []string
+	for k := range r.summary(t) {
+		emitted = append(emitted, k)
+	}
+	for k := range blockPoints(r.acc)[3].Fields {
+		emitted = append(emitted, k)
+	}
+	require.ElementsMatch(t, emitted, documented)
+}
