@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/influxdata/telegraf"
 	"github.com/influxdata/telegraf/config"
 	"github.com/influxdata/telegraf/testutil"
 
@@ -18,8 +19,8 @@ import (
 )
 
 // The repository's telegraf.conf, loaded by Telegraf's own config loader,
-// runs this binary through inputs.execd against a real node: each gather
-// signal yields an oasis_node point.
+// runs this binary through inputs.execd against a real node, one process per
+// plugin: each gather signal yields the plugin's points.
 func TestTelegrafConfRunsThePluginThroughExecd(t *testing.T) {
 	net := devnettest.Start(t, devnettest.Options{Validators: 1, BlockInterval: 500 * time.Millisecond, EpochBlocks: 10})
 	repo, err := filepath.Abs("../..")
@@ -28,30 +29,40 @@ func TestTelegrafConfRunsThePluginThroughExecd(t *testing.T) {
 	t.Setenv("OASIS_CONFIG_DIR", filepath.Join(repo, "telegraf"))
 	t.Setenv("OASIS_NODE_SOCKET", net.Address(0))
 	t.Setenv("INFLUX_PASSWORD", "not-used-here")
+	t.Setenv("OASIS_STATE_DIR", t.TempDir())
 
 	cfg := config.NewConfig()
 	require.NoError(t, cfg.LoadConfig(filepath.Join(repo, "telegraf.conf")))
 	require.Len(t, cfg.Outputs, 1)
-	var execd []int
-	for i, in := range cfg.Inputs {
-		if in.Config.Name == "execd" {
-			execd = append(execd, i)
+	want := []string{"oasis_node", "oasis_signing"}
+	seen := map[string]bool{}
+	for _, in := range cfg.Inputs {
+		if in.Config.Name != "execd" {
+			continue
 		}
+		t.Run(in.Config.Name, func(t *testing.T) {
+			require.NoError(t, in.Init())
+			var acc testutil.Accumulator
+			require.NoError(t, in.Start(&acc))
+			defer in.Stop()
+			var got telegraf.Metric
+			require.Eventually(t, func() bool {
+				require.NoError(t, in.Gather(&acc))
+				for _, m := range acc.GetTelegrafMetrics() {
+					if up, ok := m.GetField("up"); ok && up == int64(1) {
+						got = m
+						return true
+					}
+				}
+				return false
+			}, 30*time.Second, 500*time.Millisecond, "errors: %v", acc.Errors)
+			seen[got.Name()] = true
+			nodeID, _ := got.GetTag("node_id")
+			require.Equal(t, net.Validators[0].NodeID, nodeID)
+		})
 	}
-	require.Len(t, execd, 1, "one execd block per plugin; issue 2 ships oasis_node")
-
-	input := cfg.Inputs[execd[0]]
-	require.NoError(t, input.Init())
-	var acc testutil.Accumulator
-	require.NoError(t, input.Start(&acc))
-	defer input.Stop()
-
-	require.NoError(t, input.Gather(&acc))
-	require.Eventually(t, func() bool { return acc.NMetrics() >= 1 }, 20*time.Second, 100*time.Millisecond)
-	m := acc.GetTelegrafMetrics()[0]
-	require.Equal(t, "oasis_node", m.Name())
-	up, _ := m.GetField("up")
-	require.Equal(t, int64(1), up, "errors: %v", acc.Errors)
-	nodeID, _ := m.GetTag("node_id")
-	require.Equal(t, net.Validators[0].NodeID, nodeID)
+	for _, name := range want {
+		require.True(t, seen[name], "telegraf.conf runs %s", name)
+	}
+	require.Len(t, seen, len(want))
 }
