@@ -35,7 +35,7 @@ type pluginProcess struct {
 	done  chan struct{}
 }
 
-func startPlugin(t *testing.T, bin, config string) *pluginProcess {
+func startPluginProcess(t testing.TB, bin, config string) *pluginProcess {
 	t.Helper()
 	p := &pluginProcess{cmd: exec.Command(bin, "-config", config), done: make(chan struct{})}
 	var err error
@@ -76,6 +76,20 @@ func (p *pluginProcess) metrics() []telegraf.Metric {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return append([]telegraf.Metric(nil), p.lines...)
+}
+
+// latestSummary is the newest oasis_signing summary so far, or nil.
+func (p *pluginProcess) latestSummary() telegraf.Metric {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i := len(p.lines) - 1; i >= 0; i-- {
+		if p.lines[i].Name() == SummaryMeasurement {
+			if _, ok := p.lines[i].GetField("last_height"); ok {
+				return p.lines[i]
+			}
+		}
+	}
+	return nil
 }
 
 // summary asks for a gather and returns the newest oasis_signing summary
@@ -175,7 +189,7 @@ func TestExactAcrossKillAndRestart(t *testing.T) {
   state_file = "`+filepath.Join(dir, "state.json")+`"
 `), 0o600))
 
-	first := startPlugin(t, bin, config)
+	first := startPluginProcess(t, bin, config)
 	s := first.summary(t, 1)
 	h := net.WaitForHeight(0, s.Fields()["last_height"].(int64)+5, time.Minute)
 
@@ -187,7 +201,7 @@ func TestExactAcrossKillAndRestart(t *testing.T) {
 	<-first.done
 
 	h = net.WaitForHeight(0, h+5, time.Minute) // blocks made while the plugin is down
-	second := startPlugin(t, bin, config)
+	second := startPluginProcess(t, bin, config)
 	h = net.WaitForHeight(0, h+5, time.Minute)
 	net.StartValidator(3)
 	h = net.WaitForHeight(0, h+15, 2*time.Minute)

@@ -39,14 +39,18 @@ func signedBy(addrs ...fakenode.Address) map[fakenode.Address]bool {
 	return m
 }
 
-func newChainNode(t *testing.T) *fakenode.Node {
-	n := fakenode.Start(t)
-	n.Chain.AddNode(&node.Node{
+func usDescriptor() *node.Node {
+	return &node.Node{
 		Versioned: cbor.NewVersioned(node.LatestNodeDescriptorVersion),
 		ID:        usNode, EntityID: usEntity,
 		Consensus: node.ConsensusInfo{ID: usKey},
 		Roles:     node.RoleValidator,
-	})
+	}
+}
+
+func newChainNode(t *testing.T) *fakenode.Node {
+	n := fakenode.Start(t)
+	n.Chain.AddNode(usDescriptor())
 	return n
 }
 
