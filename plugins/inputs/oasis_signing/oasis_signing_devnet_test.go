@@ -92,6 +92,19 @@ func (p *pluginProcess) latestSummary() telegraf.Metric {
 	return nil
 }
 
+// summaries is how many oasis_signing summaries have arrived.
+func (p *pluginProcess) summaries() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, m := range p.lines {
+		if m.Name() == SummaryMeasurement {
+			n++
+		}
+	}
+	return n
+}
+
 // summary asks for a gather and returns the newest oasis_signing summary
 // whose last_height is at least minHeight.
 func (p *pluginProcess) summary(t *testing.T, minHeight int64) telegraf.Metric {
