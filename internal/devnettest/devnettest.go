@@ -178,13 +178,20 @@ func (n *Net) StopValidator(i int) {
 		return
 	}
 	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
 	select {
-	case <-done:
+	case err := <-done:
+		// A clean shutdown exits 0; anything else (a panic while stopping)
+		// is a bug a test must see.
+		if err != nil {
+			n.t.Errorf("validator %d did not shut down cleanly: %v; see %s", i,
+				err, filepath.Join(n.Dir, fmt.Sprintf("validator-%d.out", i)))
+		}
 	case <-time.After(15 * time.Second):
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		<-done
+		n.t.Errorf("validator %d ignored SIGTERM for 15 s and was killed", i)
 	}
 }
 

@@ -3,9 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
-	"time"
 
 	"github.com/oasisprotocol/oasis-core/go/config"
 	"github.com/oasisprotocol/oasis-core/go/oasis-node/cmd/node"
@@ -18,32 +15,16 @@ func runNode(v network.Validator) error {
 	if err := config.InitConfig(v.ConfigFile); err != nil {
 		return err
 	}
-
-	started := time.Now()
 	n, err := node.NewNode()
 	if err != nil {
 		return fmt.Errorf("starting validator %d: %w", v.Index, err)
 	}
 	fmt.Fprintf(os.Stderr, "I! validator %d running, socket %s\n", v.Index, v.Socket)
-
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { n.Wait(); close(done) }()
-	select {
-	case s := <-sig:
-		fmt.Fprintf(os.Stderr, "I! validator %d: %s, stopping\n", v.Index, s)
-	case <-done:
-		n.Cleanup()
-		return fmt.Errorf("validator %d stopped on its own; see %s/node.log", v.Index, v.DataDir)
-	}
-	// oasis-core's own node test notes that tearing the gRPC server down
-	// while it is still starting can crash; give it a second.
-	if d := time.Second - time.Since(started); d > 0 {
-		time.Sleep(d)
-	}
-	n.Stop()
+	// The node's service manager handles SIGINT and SIGTERM itself (and a
+	// failing service): Wait returns once every service has stopped. A second
+	// Stop of our own would stop its services twice, which panics.
 	n.Wait()
 	n.Cleanup()
+	fmt.Fprintf(os.Stderr, "I! validator %d stopped; its log is %s/node.log\n", v.Index, v.DataDir)
 	return nil
 }
