@@ -79,15 +79,24 @@ func (n *Net) firstRunning() int {
 // stopped (StartValidator brings it back).
 func (n *Net) LapseRegistration(i int, timeout time.Duration) uint64 {
 	n.t.Helper()
-	st, err := n.Client(i).NodeStatus(context.Background())
-	if err != nil || st.Registration == nil || st.Registration.Descriptor == nil {
-		n.t.Fatalf("validator %d: no registration to lapse (err %v)", i, err)
+	// A freshly started validator registers at its first epoch change:
+	// wait until it holds a descriptor.
+	var expiration uint64
+	deadline := time.Now().Add(timeout)
+	for expiration == 0 {
+		st, err := n.Client(i).NodeStatus(context.Background())
+		if err == nil && st.Registration != nil && st.Registration.Descriptor != nil {
+			expiration = uint64(st.Registration.Descriptor.Expiration)
+			break
+		}
+		if time.Now().After(deadline) {
+			n.t.Fatalf("validator %d has no registration to lapse after %s (last error %v)", i, timeout, err)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
-	expiration := uint64(st.Registration.Descriptor.Expiration)
 	n.StopValidator(i)
 
 	watcher := n.Client((i + 1) % len(n.Validators))
-	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
 		if st, err := watcher.NodeStatus(context.Background()); err == nil && st.Consensus != nil &&
 			uint64(st.Consensus.LatestEpoch) > expiration {
