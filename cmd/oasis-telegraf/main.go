@@ -21,6 +21,7 @@ import (
 	"github.com/influxdata/telegraf/plugins/serializers/influx"
 
 	"github.com/oasis-mission-control/oasis-mission-control/internal/execdlog"
+	_ "github.com/oasis-mission-control/oasis-mission-control/plugins/inputs/oasis_entity"
 	_ "github.com/oasis-mission-control/oasis-mission-control/plugins/inputs/oasis_node"
 	_ "github.com/oasis-mission-control/oasis-mission-control/plugins/inputs/oasis_signing"
 )

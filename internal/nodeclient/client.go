@@ -21,6 +21,7 @@ import (
 	"github.com/influxdata/telegraf/config"
 	commontls "github.com/influxdata/telegraf/plugins/common/tls"
 	"github.com/oasisprotocol/oasis-core/go/common/crypto/signature"
+	"github.com/oasisprotocol/oasis-core/go/common/entity"
 	cmnGrpc "github.com/oasisprotocol/oasis-core/go/common/grpc"
 	"github.com/oasisprotocol/oasis-core/go/common/node"
 	consensus "github.com/oasisprotocol/oasis-core/go/consensus/api"
@@ -29,6 +30,7 @@ import (
 	registry "github.com/oasisprotocol/oasis-core/go/registry/api"
 	scheduler "github.com/oasisprotocol/oasis-core/go/scheduler/api"
 	staking "github.com/oasisprotocol/oasis-core/go/staking/api"
+	upgrade "github.com/oasisprotocol/oasis-core/go/upgrade/api"
 )
 
 // DefaultTimeout bounds each call to the node when the plugin sets none.
@@ -261,4 +263,76 @@ func (c *Client) WatchBlocks(ctx context.Context) (<-chan *consensus.Block, func
 		return nil, nil, fmt.Errorf("Consensus.WatchBlocks on %s: %w", c.target.Dial, err)
 	}
 	return ch, sub.Close, nil
+}
+
+// DelegationsTo are the (active) delegations to owner's escrow, by delegator.
+func (c *Client) DelegationsTo(ctx context.Context, owner staking.Address, height int64) (map[staking.Address]*staking.Delegation, error) {
+	return call(ctx, c, "Staking.DelegationsTo", func(ctx context.Context) (map[staking.Address]*staking.Delegation, error) {
+		return c.staking.DelegationsTo(ctx, &staking.OwnerQuery{Height: height, Owner: owner})
+	})
+}
+
+// Token is the chain's token symbol and the exponent from base units to it.
+func (c *Client) Token(ctx context.Context) (symbol string, exponent uint8, err error) {
+	symbol, err = call(ctx, c, "Staking.TokenSymbol", func(ctx context.Context) (string, error) {
+		return c.staking.TokenSymbol(ctx, consensus.HeightLatest)
+	})
+	if err != nil {
+		return "", 0, err
+	}
+	exponent, err = call(ctx, c, "Staking.TokenValueExponent", func(ctx context.Context) (uint8, error) {
+		return c.staking.TokenValueExponent(ctx, consensus.HeightLatest)
+	})
+	return symbol, exponent, err
+}
+
+// Entity is the registry's descriptor of entity id (its nodes) at height.
+func (c *Client) Entity(ctx context.Context, id signature.PublicKey, height int64) (*entity.Entity, error) {
+	return call(ctx, c, "Registry.GetEntity", func(ctx context.Context) (*entity.Entity, error) {
+		return c.registry.GetEntity(ctx, &registry.IDQuery{Height: height, ID: id})
+	})
+}
+
+// RegistryNodeStatus is the registry's status of node id (frozen, election
+// eligibility) at height.
+func (c *Client) RegistryNodeStatus(ctx context.Context, id signature.PublicKey, height int64) (*registry.NodeStatus, error) {
+	return call(ctx, c, "Registry.GetNodeStatus", func(ctx context.Context) (*registry.NodeStatus, error) {
+		return c.registry.GetNodeStatus(ctx, &registry.IDQuery{Height: height, ID: id})
+	})
+}
+
+// SchedulerParameters are the scheduler's consensus parameters (e.g. the
+// maximum validator set size) at height.
+func (c *Client) SchedulerParameters(ctx context.Context, height int64) (*scheduler.ConsensusParameters, error) {
+	return call(ctx, c, "Scheduler.ConsensusParameters", func(ctx context.Context) (*scheduler.ConsensusParameters, error) {
+		return c.scheduler.ConsensusParameters(ctx, height)
+	})
+}
+
+// Proposals are all governance proposals, open and closed, at height.
+func (c *Client) Proposals(ctx context.Context, height int64) ([]*governance.Proposal, error) {
+	return call(ctx, c, "Governance.Proposals", func(ctx context.Context) ([]*governance.Proposal, error) {
+		return c.governance.Proposals(ctx, height)
+	})
+}
+
+// PendingUpgrades are the upgrades governance has scheduled, at height.
+func (c *Client) PendingUpgrades(ctx context.Context, height int64) ([]*upgrade.Descriptor, error) {
+	return call(ctx, c, "Governance.PendingUpgrades", func(ctx context.Context) ([]*upgrade.Descriptor, error) {
+		return c.governance.PendingUpgrades(ctx, height)
+	})
+}
+
+// OwnEntity is the entity that owns the node described by st: from its
+// registration, or, when it has not (re-)registered since it started, from
+// the registry's descriptor of it.
+func (c *Client) OwnEntity(ctx context.Context, st *control.Status) (signature.PublicKey, error) {
+	if reg := st.Registration; reg != nil && reg.Descriptor != nil {
+		return reg.Descriptor.EntityID, nil
+	}
+	n, err := c.Node(ctx, st.Identity.Node, consensus.HeightLatest)
+	if err != nil {
+		return signature.PublicKey{}, fmt.Errorf("node %s has no registration: %w", st.Identity.Node, err)
+	}
+	return n.EntityID, nil
 }

@@ -26,12 +26,8 @@ func (s *OasisSigning) resolveMonitored(ctx context.Context) error {
 			return fmt.Errorf("finding the node's own validator: %w", err)
 		}
 		id := identity{NodeID: st.Identity.Node.String()}
-		if reg := st.Registration; reg != nil && reg.Descriptor != nil {
-			id.EntityID = reg.Descriptor.EntityID.String()
-		} else if n, err := s.client.Node(ctx, st.Identity.Node, consensus.HeightLatest); err == nil {
-			// Not re-registered since it started: the registry still
-			// knows the entity from the last registration.
-			id.EntityID = n.EntityID.String()
+		if eid, err := s.client.OwnEntity(ctx, st); err == nil {
+			id.EntityID = eid.String()
 		}
 		mon[blockmeta.AddressOf(st.Identity.Consensus)] = id
 	}
