@@ -22,6 +22,7 @@ import (
 
 	"github.com/oasis-mission-control/oasis-mission-control/internal/execdlog"
 	_ "github.com/oasis-mission-control/oasis-mission-control/plugins/inputs/oasis_entity"
+	_ "github.com/oasis-mission-control/oasis-mission-control/plugins/inputs/oasis_governance"
 	_ "github.com/oasis-mission-control/oasis-mission-control/plugins/inputs/oasis_node"
 	_ "github.com/oasis-mission-control/oasis-mission-control/plugins/inputs/oasis_signing"
 )

@@ -18,8 +18,10 @@ import (
 	cmnGrpc "github.com/oasisprotocol/oasis-core/go/common/grpc"
 	consensus "github.com/oasisprotocol/oasis-core/go/consensus/api"
 	control "github.com/oasisprotocol/oasis-core/go/control/api"
+	governance "github.com/oasisprotocol/oasis-core/go/governance/api"
 	registry "github.com/oasisprotocol/oasis-core/go/registry/api"
 	scheduler "github.com/oasisprotocol/oasis-core/go/scheduler/api"
+	staking "github.com/oasisprotocol/oasis-core/go/staking/api"
 )
 
 // Node is a fake oasis-node. Set its state with the Set* methods; they are
@@ -39,6 +41,8 @@ type Node struct {
 
 	// Chain holds the blocks, validator sets and node descriptors served.
 	Chain *Chain
+	// Ledger holds the staking, registry and governance state served.
+	Ledger *Ledger
 
 	srv *cmnGrpc.Server
 }
@@ -52,7 +56,7 @@ func Start(t testing.TB) *Node {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := &Node{Socket: filepath.Join(dir, "internal.sock"), calls: map[string]int{}, Chain: newChain()}
+	n := &Node{Socket: filepath.Join(dir, "internal.sock"), calls: map[string]int{}, Chain: newChain(), Ledger: newLedger()}
 	if err := n.Restart(); err != nil {
 		t.Fatal(err)
 	}
@@ -82,6 +86,8 @@ func (n *Node) Restart() error {
 	scheduler.RegisterService(srv.Server(), &fakeScheduler{n: n})
 	consensus.RegisterService(srv.Server(), &fakeServices{core: &fakeConsensus{n: n}})
 	registry.RegisterService(srv.Server(), &fakeRegistry{n: n})
+	staking.RegisterService(srv.Server(), &fakeStaking{n: n})
+	governance.RegisterService(srv.Server(), &fakeGovernance{n: n})
 	if err := srv.Start(); err != nil {
 		return err
 	}
