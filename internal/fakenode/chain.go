@@ -114,6 +114,14 @@ func (c *Chain) AddNode(n *node.Node) {
 	c.nodes[n.ID] = n
 }
 
+// RemoveNode drops a node descriptor, as the registry does some time
+// after the node's registration expired.
+func (c *Chain) RemoveNode(id signature.PublicKey) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.nodes, id)
+}
+
 func (c *Chain) buildLocked(h int64, n Next) *consensus.Block {
 	t := c.genesisAt.Add(time.Duration(h) * 500 * time.Millisecond)
 	hdr := cmtproto.Header{Height: h, Time: t, ProposerAddress: n.Proposer[:], ValidatorsHash: setHash(n.Set)}

@@ -54,9 +54,11 @@ type OasisEntity struct {
 	haveToken bool
 	rankEpoch beacon.EpochTime
 	ranks     map[staking.Address]int
-	rankedOf  int
 	maxVals   int
-	now       func() time.Time
+	// lastExpiration is each node's expiration epoch as last seen in the
+	// registry, for nodes whose expired descriptor the registry dropped.
+	lastExpiration map[signature.PublicKey]beacon.EpochTime
+	now            func() time.Time
 }
 
 func (*OasisEntity) SampleConfig() string { return sampleConfig }
@@ -75,6 +77,7 @@ func (o *OasisEntity) Init() error {
 		return err
 	}
 	o.client = client
+	o.lastExpiration = map[signature.PublicKey]beacon.EpochTime{}
 	if o.now == nil {
 		o.now = time.Now
 	}
@@ -190,7 +193,7 @@ func (o *OasisEntity) loadRanks(ctx context.Context, vals []*scheduler.Validator
 	for i, a := range addrs {
 		o.ranks[a] = i + 1
 	}
-	o.rankedOf, o.maxVals, o.rankEpoch = len(addrs), params.MaxValidators, epoch
+	o.maxVals, o.rankEpoch = params.MaxValidators, epoch
 	return nil
 }
 
@@ -275,8 +278,15 @@ func (o *OasisEntity) gatherNode(ctx context.Context, acc telegraf.Accumulator, 
 	n, err := o.client.Node(ctx, id, height)
 	switch {
 	case errors.Is(err, registry.ErrNoSuchNode):
-		// Listed by the entity but not (or no longer) in the registry.
+		// Listed by the entity but not (or no longer) in the registry. The
+		// registry drops a descriptor once it has expired: if this process
+		// saw it, keep saying when it expired.
 		fields["registered"] = int64(0)
+		if exp, ok := o.lastExpiration[id]; ok {
+			fields["registration_expiration_epoch"] = int64(exp)
+			fields["registration_epochs_left"] = int64(exp) - int64(epoch)
+			fields["expired"] = boolInt(exp < epoch)
+		}
 		acc.AddFields(NodeMeasurement, fields, tags, now)
 		return nil
 	case err != nil:
@@ -286,6 +296,7 @@ func (o *OasisEntity) gatherNode(ctx context.Context, acc telegraf.Accumulator, 
 	if err != nil {
 		return err
 	}
+	o.lastExpiration[id] = n.Expiration
 	fields["registered"] = int64(1)
 	fields["roles"] = n.Roles.String()
 	fields["registration_expiration_epoch"] = int64(n.Expiration)

@@ -52,7 +52,7 @@ func startNode(t *testing.T) *fakenode.Node {
 	n.SetStatus(&control.Status{
 		Identity:     control.IdentityStatus{Node: ourNode},
 		Consensus:    &consensus.Status{LatestHeight: 1000, LatestEpoch: 10, LatestTime: now},
-		Registration: &control.RegistrationStatus{},
+		Registration: &control.RegistrationStatus{Descriptor: &node.Node{Versioned: cbor.NewVersioned(node.LatestNodeDescriptorVersion), ID: ourNode, EntityID: ourEntity}},
 	}, nil)
 	n.SetValidators([]*scheduler.Validator{
 		{ID: ourNode, EntityID: ourEntity, VotingPower: 30},
@@ -178,11 +178,11 @@ func TestCallsPerGather(t *testing.T) {
 	first := p.client.Calls()
 	gather(t, p)
 	// Status, validators; per entity: account, delegations, entity; per
-	// registered node: node, node status; plus the own-entity lookup.
-	require.Equal(t, uint64(9), p.client.Calls()-first, "steady state")
+	// registered node: node, node status; GetNode for the unregistered one.
+	require.Equal(t, uint64(8), p.client.Calls()-first, "steady state")
 	// The first gather also reads the token (2 calls) and, once an epoch,
 	// the scheduler parameters and one account per ranked entity (3).
-	require.Equal(t, uint64(9+2+3), first)
+	require.Equal(t, uint64(8+2+3), first)
 }
 
 func TestEntityWithNoAccount(t *testing.T) {
@@ -250,4 +250,25 @@ func TestReadmeListsEveryField(t *testing.T) {
 		emitted = append(emitted, k)
 	}
 	require.ElementsMatch(t, emitted, documented)
+}
+
+// The registry drops an expired descriptor; the node then still shows as
+// expired, with the expiration epoch last seen.
+func TestExpiredNodeDroppedByTheRegistry(t *testing.T) {
+	n := startNode(t)
+	p := newPlugin(t, n)
+	gather(t, p)
+	n.Chain.RemoveNode(ourNode)
+	n.SetStatus(&control.Status{
+		Identity:  control.IdentityStatus{Node: ourNode},
+		Consensus: &consensus.Status{LatestHeight: 1300, LatestEpoch: 13, LatestTime: now},
+		Registration: &control.RegistrationStatus{Descriptor: &node.Node{
+			Versioned: cbor.NewVersioned(node.LatestNodeDescriptorVersion), ID: ourNode, EntityID: ourEntity,
+		}},
+	}, nil)
+	acc := gather(t, p)
+	require.Equal(t, map[string]any{
+		"registered": int64(0), "registration_expiration_epoch": int64(12), "registration_epochs_left": int64(-1),
+		"expired": int64(1), "in_validator_set": int64(1), "voting_power": int64(30),
+	}, point(t, acc, NodeMeasurement, "node_id", ourNode.String()))
 }
