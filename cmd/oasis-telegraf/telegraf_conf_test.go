@@ -34,7 +34,7 @@ func TestTelegrafConfRunsThePluginThroughExecd(t *testing.T) {
 	cfg := config.NewConfig()
 	require.NoError(t, cfg.LoadConfig(filepath.Join(repo, "telegraf.conf")))
 	require.Len(t, cfg.Outputs, 1)
-	want := []string{"oasis_node", "oasis_signing"}
+	want := []string{"oasis_node", "oasis_signing", "oasis_entity", "oasis_governance"}
 	seen := map[string]bool{}
 	for _, in := range cfg.Inputs {
 		if in.Config.Name != "execd" {
@@ -57,8 +57,13 @@ func TestTelegrafConfRunsThePluginThroughExecd(t *testing.T) {
 				return false
 			}, 30*time.Second, 500*time.Millisecond, "errors: %v", acc.Errors)
 			seen[got.Name()] = true
-			nodeID, _ := got.GetTag("node_id")
-			require.Equal(t, net.Validators[0].NodeID, nodeID)
+			// Each plugin reports on the node (or its entity) at the socket.
+			if id, ok := got.GetTag("node_id"); ok {
+				require.Equal(t, net.Validators[0].NodeID, id)
+			} else {
+				id, _ := got.GetTag("entity_id")
+				require.Equal(t, net.Validators[0].EntityID, id)
+			}
 		})
 	}
 	for _, name := range want {

@@ -1,0 +1,48 @@
+package oasis_governance
+
+import (
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/influxdata/telegraf/testutil"
+
+	"github.com/oasis-mission-control/oasis-mission-control/internal/devnettest"
+	"github.com/oasis-mission-control/oasis-mission-control/internal/nodeclient"
+)
+
+// A real proposal appears with its close epoch; after our entity votes,
+// `voted` flips with the choice we made.
+func TestDevnetProposalAndVote(t *testing.T) {
+	net := devnettest.Start(t, devnettest.Options{Validators: 4, BlockInterval: 300 * time.Millisecond, EpochBlocks: 20})
+	// The plugin watches validator 2's own entity (no entity_id set).
+	p := &OasisGovernance{Config: nodeclient.Config{Address: net.Address(2)}, Log: testutil.Logger{}}
+	require.NoError(t, p.Init())
+	defer p.Stop()
+
+	id := net.ProposeUpgrade(0)
+	acc := gather(t, p)
+	require.Empty(t, acc.Errors)
+	prop := points(acc, ProposalMeasurement)[strconv.FormatUint(id, 10)]
+	require.NotNil(t, prop, "proposal %d reported", id)
+	require.Equal(t, "upgrade", prop.Tags["kind"])
+	require.Equal(t, net.Validators[2].EntityID, prop.Tags["entity_id"])
+	require.Equal(t, "active", prop.Fields["state"])
+	require.Equal(t, net.Validators[0].EntityAddress, prop.Fields["submitter"])
+	// The devnet's voting period is 5 epochs.
+	require.Equal(t, prop.Fields["created_epoch"].(int64)+5, prop.Fields["closes_epoch"])
+	require.Equal(t, int64(0), prop.Fields["voted"])
+	sum := points(acc, SummaryMeasurement)[""]
+	require.Equal(t, int64(1), sum.Fields["active_proposals_not_voted"])
+
+	net.Vote(2, id, "no")
+	acc = gather(t, p)
+	require.Empty(t, acc.Errors)
+	prop = points(acc, ProposalMeasurement)[strconv.FormatUint(id, 10)]
+	require.Equal(t, int64(1), prop.Fields["voted"])
+	require.Equal(t, "no", prop.Fields["vote"])
+	require.Equal(t, int64(1), prop.Fields["votes_no"])
+	require.Equal(t, int64(0), points(acc, SummaryMeasurement)[""].Fields["active_proposals_not_voted"])
+}
