@@ -12,7 +12,15 @@ import (
 	"github.com/influxdata/telegraf/testutil"
 
 	// The plugins telegraf.conf uses, as a stock Telegraf has them.
+	_ "github.com/influxdata/telegraf/plugins/inputs/cpu"
+	_ "github.com/influxdata/telegraf/plugins/inputs/disk"
+	_ "github.com/influxdata/telegraf/plugins/inputs/diskio"
 	_ "github.com/influxdata/telegraf/plugins/inputs/execd"
+	_ "github.com/influxdata/telegraf/plugins/inputs/mem"
+	_ "github.com/influxdata/telegraf/plugins/inputs/net"
+	_ "github.com/influxdata/telegraf/plugins/inputs/processes"
+	_ "github.com/influxdata/telegraf/plugins/inputs/procstat"
+	_ "github.com/influxdata/telegraf/plugins/inputs/system"
 	_ "github.com/influxdata/telegraf/plugins/outputs/influxdb"
 
 	"github.com/oasis-mission-control/oasis-mission-control/internal/devnettest"
