@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -194,18 +195,21 @@ func (in *Influx) Start() {
 
 func (in *Influx) query(t testing.TB, user, password, q string) {
 	t.Helper()
-	form := url.Values{"q": {q}}
-	if user != "" {
-		form.Set("u", user)
-		form.Set("p", password)
+	req, err := http.NewRequest(http.MethodPost, in.URL+"/query?"+url.Values{"q": {q}}.Encode(), nil)
+	if err != nil {
+		t.Fatal(err)
 	}
-	resp, err := http.PostForm(in.URL+"/query", form)
+	if user != "" {
+		req.SetBasicAuth(user, password)
+	}
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("influx %q: %v", q, err)
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("influx %q: %s", q, resp.Status)
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || bytes.Contains(body, []byte(`"error"`)) {
+		t.Fatalf("influx %q: %s %s", q, resp.Status, body)
 	}
 }
 
