@@ -22,6 +22,8 @@ test: deps vet build
 	$(GO) test -count=1 -timeout 30m ./...
 	cd devnet && $(GO) test -count=1 -timeout 30m ./...
 
-## demo: a real local validator and what oasis-telegraf reads from it
+## demo: 4 real local validators -> Telegraf -> InfluxDB, with a health summary read back
+DEMO_SECONDS ?= 90
 demo: deps build
-	scripts/demo.sh
+	scripts/stack-bins.sh >/dev/null
+	$(GO) run ./cmd/oasis-demo -seconds $(DEMO_SECONDS)

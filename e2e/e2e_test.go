@@ -53,7 +53,6 @@ func TestPipeline(t *testing.T) {
 	net := devnettest.Start(t, devnettest.Options{Validators: 4, BlockInterval: 500 * time.Millisecond, EpochBlocks: 20})
 	in := stacktest.StartInflux(t)
 	tg := stacktest.StartTelegraf(t, in, net.Validators[0].Socket, 2*time.Second,
-		"OASIS_SLOW_INTERVAL=2s",
 		"OASIS_SIGNING_ALL_VALIDATORS=true",
 		"OASIS_NODE_PROCESS=oasis-devnet",
 	)

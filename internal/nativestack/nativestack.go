@@ -1,0 +1,228 @@
+// Package nativestack runs the native twin of the compose stack: influxd
+// v1.8.10 and a slim Telegraf v1.37.2, built from pinned Go modules by
+// scripts/stack-bins.sh, on loopback, with the repository's own
+// configuration files (influxdb/influxdb.conf, telegraf.conf, telegraf/).
+// Tests (internal/stacktest) and the demo (cmd/oasis-demo) use it.
+package nativestack
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Credentials of the native stack's InfluxDB users (loopback only).
+const (
+	Database       = "telegraf"
+	AdminUser      = "admin"
+	AdminPassword  = "native-admin-password"
+	WriterUser     = "telegraf"
+	WriterPassword = "native-telegraf-password"
+)
+
+// Bins builds the stack's binaries (scripts/stack-bins.sh in repo) and
+// returns the directory that holds influxd, telegraf, oasis-telegraf and
+// oasis-devnet.
+func Bins(repo string) (string, error) {
+	cmd := exec.Command("scripts/stack-bins.sh")
+	cmd.Dir = repo
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("scripts/stack-bins.sh: %v\n%s", err, stderr.String())
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+// FreePort is a loopback TCP port nobody listens on now.
+func FreePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// Process is a stack component running as a child process that dies with
+// its parent.
+type Process struct {
+	Name string
+	args []string
+	env  []string
+	log  string
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// NewProcess prepares bin with args and extra environment, logging to logFile.
+func NewProcess(name, logFile string, env []string, bin string, args ...string) *Process {
+	return &Process{Name: name, args: append([]string{bin}, args...), env: env, log: logFile}
+}
+
+// Start starts the process (again, after Stop).
+func (p *Process) Start() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out, err := os.OpenFile(p.log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	defer out.Close()
+	cmd := exec.Command(p.args[0], p.args[1:]...)
+	cmd.Env = append(os.Environ(), p.env...)
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("starting %s: %w", p.Name, err)
+	}
+	p.cmd, p.done = cmd, make(chan struct{})
+	go func(done chan struct{}) { _ = cmd.Wait(); close(done) }(p.done)
+	return nil
+}
+
+// Stop stops the process and its children: SIGTERM, SIGKILL after 15 s.
+func (p *Process) Stop() {
+	p.mu.Lock()
+	cmd, done := p.cmd, p.done
+	p.cmd = nil
+	p.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+	}
+}
+
+// Log is what the process has written so far.
+func (p *Process) Log() string {
+	raw, _ := os.ReadFile(p.log)
+	return string(raw)
+}
+
+// Influx is influxd with influxdb/influxdb.conf, its data in a directory of
+// its own and its ports on loopback.
+type Influx struct {
+	*Process
+	URL string
+}
+
+// NewInflux prepares influxd with data under dir, listening on 127.0.0.1:httpPort.
+func NewInflux(repo, bins, dir string, httpPort int) (*Influx, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	rpcPort, err := FreePort()
+	if err != nil {
+		return nil, err
+	}
+	env := []string{
+		"INFLUXDB_META_DIR=" + filepath.Join(dir, "meta"),
+		"INFLUXDB_DATA_DIR=" + filepath.Join(dir, "data"),
+		"INFLUXDB_DATA_WAL_DIR=" + filepath.Join(dir, "wal"),
+		"INFLUXDB_HTTP_BIND_ADDRESS=127.0.0.1:" + strconv.Itoa(httpPort),
+		"INFLUXDB_BIND_ADDRESS=127.0.0.1:" + strconv.Itoa(rpcPort),
+	}
+	p := NewProcess("influxd", filepath.Join(dir, "influxd.log"), env,
+		filepath.Join(bins, "influxd"), "run", "-config", filepath.Join(repo, "influxdb", "influxdb.conf"))
+	return &Influx{Process: p, URL: "http://127.0.0.1:" + strconv.Itoa(httpPort)}, nil
+}
+
+// Start starts influxd and waits until it answers /ping.
+func (in *Influx) Start() error {
+	if err := in.Process.Start(); err != nil {
+		return err
+	}
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		resp, err := http.Get(in.URL + "/ping")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusNoContent {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("influxd did not answer /ping within 60 s:\n%s", in.Log())
+		}
+	}
+}
+
+// Bootstrap creates the admin user (the first user of an auth-enabled
+// InfluxDB needs no credentials), the database and Telegraf's writer user.
+func (in *Influx) Bootstrap() error {
+	for _, q := range []struct{ user, password, q string }{
+		{"", "", "CREATE USER " + AdminUser + " WITH PASSWORD '" + AdminPassword + "' WITH ALL PRIVILEGES"},
+		{AdminUser, AdminPassword, "CREATE DATABASE " + Database},
+		{AdminUser, AdminPassword, "CREATE USER " + WriterUser + " WITH PASSWORD '" + WriterPassword + "'"},
+		{AdminUser, AdminPassword, "GRANT ALL ON " + Database + " TO " + WriterUser},
+	} {
+		if err := in.query(q.user, q.password, q.q); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (in *Influx) query(user, password, q string) error {
+	req, err := http.NewRequest(http.MethodPost, in.URL+"/query?"+url.Values{"q": {q}}.Encode(), nil)
+	if err != nil {
+		return err
+	}
+	if user != "" {
+		req.SetBasicAuth(user, password)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("influx %q: %w", q, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || bytes.Contains(body, []byte(`"error"`)) {
+		return fmt.Errorf("influx %q: %s %s", q, resp.Status, body)
+	}
+	return nil
+}
+
+// TelegrafOptions point telegraf.conf at a node and an InfluxDB.
+type TelegrafOptions struct {
+	Socket   string        // the node's internal.sock
+	Interval time.Duration // agent interval; also the entity/governance interval
+	StateDir string        // oasis_signing's state file directory
+	// Extra environment, e.g. OASIS_SIGNING_ALL_VALIDATORS=true.
+	Env []string
+}
+
+// NewTelegraf prepares telegraf with the repository's telegraf.conf.
+func NewTelegraf(repo, bins string, in *Influx, o TelegrafOptions) *Process {
+	env := append([]string{
+		"TELEGRAF_INTERVAL=" + o.Interval.String(),
+		"OASIS_SLOW_INTERVAL=" + o.Interval.String(),
+		"OASIS_TELEGRAF_BIN=" + filepath.Join(bins, "oasis-telegraf"),
+		"OASIS_CONFIG_DIR=" + filepath.Join(repo, "telegraf"),
+		"OASIS_NODE_SOCKET=unix:" + o.Socket,
+		"OASIS_STATE_DIR=" + o.StateDir,
+		"INFLUX_URL=" + in.URL,
+		"INFLUX_USER=" + WriterUser,
+		"INFLUX_PASSWORD=" + WriterPassword,
+	}, o.Env...)
+	return NewProcess("telegraf", filepath.Join(o.StateDir, "telegraf.log"), env,
+		filepath.Join(bins, "telegraf"), "--config", filepath.Join(repo, "telegraf.conf"))
+}
