@@ -94,10 +94,13 @@ func run(duration time.Duration, port int, keep bool) error {
 	if err := os.MkdirAll(stateDir, 0o700); err != nil {
 		return err
 	}
-	tg := nativestack.NewTelegraf(repo, bins, in, nativestack.TelegrafOptions{
+	tg, err := nativestack.NewTelegraf(repo, bins, in, nativestack.TelegrafOptions{
 		Socket: manifest.Validators[0].Socket, Interval: 5 * time.Second, StateDir: stateDir,
 		Env: []string{"OASIS_NODE_PROCESS=oasis-devnet"},
 	})
+	if err != nil {
+		return err
+	}
 	fmt.Println("starting Telegraf with telegraf.conf, watching validator 0 (log:", filepath.Join(stateDir, "telegraf.log")+")")
 	stops = append(stops, tg.Stop)
 	if err := tg.Start(); err != nil {

@@ -21,6 +21,7 @@ import (
 	_ "github.com/influxdata/telegraf/plugins/inputs/processes"
 	_ "github.com/influxdata/telegraf/plugins/inputs/procstat"
 	_ "github.com/influxdata/telegraf/plugins/inputs/system"
+	_ "github.com/influxdata/telegraf/plugins/outputs/health"
 	_ "github.com/influxdata/telegraf/plugins/outputs/influxdb"
 
 	"github.com/oasis-mission-control/oasis-mission-control/internal/devnettest"
@@ -41,7 +42,7 @@ func TestTelegrafConfRunsThePluginThroughExecd(t *testing.T) {
 
 	cfg := config.NewConfig()
 	require.NoError(t, cfg.LoadConfig(filepath.Join(repo, "telegraf.conf")))
-	require.Len(t, cfg.Outputs, 1)
+	require.Len(t, cfg.Outputs, 2, "influxdb and health")
 	want := []string{"oasis_node", "oasis_signing", "oasis_entity", "oasis_governance"}
 	seen := map[string]bool{}
 	for _, in := range cfg.Inputs {

@@ -211,8 +211,13 @@ type TelegrafOptions struct {
 }
 
 // NewTelegraf prepares telegraf with the repository's telegraf.conf.
-func NewTelegraf(repo, bins string, in *Influx, o TelegrafOptions) *Process {
+func NewTelegraf(repo, bins string, in *Influx, o TelegrafOptions) (*Process, error) {
+	healthPort, err := FreePort()
+	if err != nil {
+		return nil, err
+	}
 	env := append([]string{
+		"TELEGRAF_HEALTH_ADDRESS=tcp://127.0.0.1:" + strconv.Itoa(healthPort),
 		"TELEGRAF_INTERVAL=" + o.Interval.String(),
 		"OASIS_SLOW_INTERVAL=" + o.Interval.String(),
 		"OASIS_TELEGRAF_BIN=" + filepath.Join(bins, "oasis-telegraf"),
@@ -224,5 +229,5 @@ func NewTelegraf(repo, bins string, in *Influx, o TelegrafOptions) *Process {
 		"INFLUX_PASSWORD=" + WriterPassword,
 	}, o.Env...)
 	return NewProcess("telegraf", filepath.Join(o.StateDir, "telegraf.log"), env,
-		filepath.Join(bins, "telegraf"), "--config", filepath.Join(repo, "telegraf.conf"))
+		filepath.Join(bins, "telegraf"), "--config", filepath.Join(repo, "telegraf.conf")), nil
 }

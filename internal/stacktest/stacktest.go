@@ -100,9 +100,12 @@ func (in *Influx) Flux(t testing.TB, query string) []map[string]any {
 // the node socket and in, gathering every interval.
 func StartTelegraf(t testing.TB, in *Influx, socket string, interval time.Duration, extraEnv ...string) *nativestack.Process {
 	t.Helper()
-	p := nativestack.NewTelegraf(repoRoot(), Bins(t), in.Influx, nativestack.TelegrafOptions{
+	p, err := nativestack.NewTelegraf(repoRoot(), Bins(t), in.Influx, nativestack.TelegrafOptions{
 		Socket: socket, Interval: interval, StateDir: t.TempDir(), Env: extraEnv,
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(p.Stop)
 	if err := p.Start(); err != nil {
 		t.Fatal(err)
