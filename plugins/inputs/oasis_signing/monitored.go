@@ -67,6 +67,16 @@ func (s *OasisSigning) resolveMonitored(ctx context.Context) error {
 	for addr := range mon {
 		s.tracker.Track(addr)
 	}
+	if !s.AllValidators {
+		// Accounts in the state file of validators no longer configured
+		// would go on reporting frozen totals: drop them, and say so.
+		for addr := range s.tracker.Accounts {
+			if _, ok := mon[addr]; !ok {
+				delete(s.tracker.Accounts, addr)
+				s.Log.Infof("validator %s is no longer monitored; its counts are dropped from %s", addr, s.StateFile)
+			}
+		}
+	}
 	return nil
 }
 

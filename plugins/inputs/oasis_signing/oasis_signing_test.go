@@ -330,3 +330,29 @@ func TestReadmeListsEveryField(t *testing.T) {
 	}
 	require.ElementsMatch(t, emitted, documented)
 }
+
+// A validator no longer configured stops being reported, even though the
+// state file still holds its account.
+func TestDropsValidatorsNoLongerMonitored(t *testing.T) {
+	n := newChainNode(t)
+	healthy(n, 3)
+	state := filepath.Join(t.TempDir(), "state.json")
+	r := startFake(t, n, state, func(p *OasisSigning) { p.AllValidators = true })
+	healthy(n, 2)
+	r.waitHeight(t, 3)
+	r.stop()
+
+	r = startFake(t, n, state, nil) // now only node_ids = [us]
+	healthy(n, 1)
+	r.waitHeight(t, 4)
+	// Until the plugin has reached the node and resolved what it monitors,
+	// it reports the saved accounts as they are (with up=0).
+	var acc testutil.Accumulator
+	require.Eventually(t, func() bool {
+		acc = testutil.Accumulator{}
+		require.NoError(t, r.p.Gather(&acc))
+		return len(acc.Metrics) == 1 && acc.Metrics[0].Fields["up"] == int64(1)
+	}, 5*time.Second, 20*time.Millisecond)
+	require.Equal(t, hexAddr(us), acc.Metrics[0].Tags["consensus_address"])
+	require.Equal(t, uint64(3), acc.Metrics[0].Fields["signed_total"], "our counts are kept: heights 3..5")
+}
