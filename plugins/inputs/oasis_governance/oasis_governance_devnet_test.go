@@ -22,11 +22,22 @@ func TestDevnetProposalAndVote(t *testing.T) {
 	require.NoError(t, p.Init())
 	defer p.Stop()
 
+	// Transactions go through validator 0; validator 2 may see the block a
+	// moment later.
+	proposal := func(id uint64, until func(*testutil.Metric) bool) (*testutil.Accumulator, *testutil.Metric) {
+		var acc *testutil.Accumulator
+		var prop *testutil.Metric
+		require.Eventually(t, func() bool {
+			acc = gather(t, p)
+			require.Empty(t, acc.Errors)
+			prop = points(acc, ProposalMeasurement)[strconv.FormatUint(id, 10)]
+			return prop != nil && until(prop)
+		}, 20*time.Second, 200*time.Millisecond, "proposal %d as expected", id)
+		return acc, prop
+	}
+
 	id := net.ProposeUpgrade(0)
-	acc := gather(t, p)
-	require.Empty(t, acc.Errors)
-	prop := points(acc, ProposalMeasurement)[strconv.FormatUint(id, 10)]
-	require.NotNil(t, prop, "proposal %d reported", id)
+	acc, prop := proposal(id, func(*testutil.Metric) bool { return true })
 	require.Equal(t, "upgrade", prop.Tags["kind"])
 	require.Equal(t, net.Validators[2].EntityID, prop.Tags["entity_id"])
 	require.Equal(t, "active", prop.Fields["state"])
@@ -38,10 +49,7 @@ func TestDevnetProposalAndVote(t *testing.T) {
 	require.Equal(t, int64(1), sum.Fields["active_proposals_not_voted"])
 
 	net.Vote(2, id, "no")
-	acc = gather(t, p)
-	require.Empty(t, acc.Errors)
-	prop = points(acc, ProposalMeasurement)[strconv.FormatUint(id, 10)]
-	require.Equal(t, int64(1), prop.Fields["voted"])
+	acc, prop = proposal(id, func(m *testutil.Metric) bool { return m.Fields["voted"] == int64(1) })
 	require.Equal(t, "no", prop.Fields["vote"])
 	require.Equal(t, int64(1), prop.Fields["votes_no"])
 	require.Equal(t, int64(0), points(acc, SummaryMeasurement)[""].Fields["active_proposals_not_voted"])
