@@ -17,10 +17,10 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/oasis-mission-control/oasis-mission-control/internal/nativestack"
 	"github.com/oasis-mission-control/oasis-mission-control/internal/nodeclient"
 )
 
@@ -59,7 +59,7 @@ type Net struct {
 	bin   string
 	t     testing.TB
 	mu    sync.Mutex
-	procs map[int]*exec.Cmd
+	procs map[int]*nativestack.Process
 }
 
 var (
@@ -114,7 +114,7 @@ func Start(t testing.TB, opts Options) *Net {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := &Net{bin: bin, t: t, procs: map[int]*exec.Cmd{}}
+	n := &Net{bin: bin, t: t, procs: map[int]*nativestack.Process{}}
 	t.Cleanup(func() {
 		n.StopAll()
 		if t.Failed() {
@@ -148,50 +148,29 @@ func (n *Net) StartValidator(i int) {
 	n.t.Helper()
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if _, running := n.procs[i]; running {
-		n.t.Fatalf("validator %d is already running", i)
+	p, ok := n.procs[i]
+	if !ok {
+		p = nativestack.NewProcess(fmt.Sprintf("validator %d", i),
+			filepath.Join(n.Dir, fmt.Sprintf("validator-%d.out", i)), nil,
+			n.bin, "node", "-dir", n.Dir, "-index", strconv.Itoa(i))
+		n.procs[i] = p
 	}
-	logFile, err := os.OpenFile(filepath.Join(n.Dir, fmt.Sprintf("validator-%d.out", i)), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
-	if err != nil {
+	if err := p.Start(); err != nil {
 		n.t.Fatal(err)
 	}
-	cmd := exec.Command(n.bin, "node", "-dir", n.Dir, "-index", strconv.Itoa(i))
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	// Its own process group, so that nothing it starts outlives it; and
-	// killed with the test binary if that dies first.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		logFile.Close()
-		n.t.Fatalf("starting validator %d: %v", i, err)
-	}
-	logFile.Close()
-	n.procs[i] = cmd
 }
 
-// StopValidator stops validator i: SIGTERM, then SIGKILL after 15 s.
+// StopValidator stops validator i. A validator that does not shut down
+// cleanly (a non-zero exit, e.g. a panic while stopping) fails the test.
 func (n *Net) StopValidator(i int) {
 	n.mu.Lock()
-	cmd, ok := n.procs[i]
-	delete(n.procs, i)
+	p, ok := n.procs[i]
 	n.mu.Unlock()
 	if !ok {
 		return
 	}
-	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		// A clean shutdown exits 0; anything else (a panic while stopping)
-		// is a bug a test must see.
-		if err != nil {
-			n.t.Errorf("validator %d did not shut down cleanly: %v; see %s", i,
-				err, filepath.Join(n.Dir, fmt.Sprintf("validator-%d.out", i)))
-		}
-	case <-time.After(15 * time.Second):
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		<-done
-		n.t.Errorf("validator %d ignored SIGTERM for 15 s and was killed", i)
+	if err := p.Shutdown(); err != nil {
+		n.t.Error(err)
 	}
 }
 
@@ -199,8 +178,10 @@ func (n *Net) StopValidator(i int) {
 func (n *Net) StopAll() {
 	n.mu.Lock()
 	var idx []int
-	for i := range n.procs {
-		idx = append(idx, i)
+	for i, p := range n.procs {
+		if p.Running() {
+			idx = append(idx, i)
+		}
 	}
 	n.mu.Unlock()
 	var wg sync.WaitGroup
@@ -263,8 +244,10 @@ func (n *Net) pids() []int {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	var pids []int
-	for _, cmd := range n.procs {
-		pids = append(pids, cmd.Process.Pid)
+	for _, p := range n.procs {
+		if pid := p.PID(); pid != 0 {
+			pids = append(pids, pid)
+		}
 	}
 	return pids
 }

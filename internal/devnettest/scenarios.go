@@ -65,7 +65,7 @@ func (n *Net) firstRunning() int {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	for i := range n.Validators {
-		if _, ok := n.procs[i]; ok {
+		if p, ok := n.procs[i]; ok && p.Running() {
 			return i
 		}
 	}

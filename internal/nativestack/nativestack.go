@@ -56,8 +56,9 @@ func FreePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// Process is a stack component running as a child process that dies with
-// its parent.
+// Process is a child process of the stack (or a devnet validator): in its
+// own process group, so nothing it starts outlives it, and killed with its
+// parent if the parent dies first.
 type Process struct {
 	Name string
 	args []string
@@ -66,6 +67,7 @@ type Process struct {
 	mu   sync.Mutex
 	cmd  *exec.Cmd
 	done chan struct{}
+	err  error // cmd.Wait's result, set before done closes
 }
 
 // NewProcess prepares bin with args and extra environment, logging to logFile.
@@ -77,6 +79,9 @@ func NewProcess(name, logFile string, env []string, bin string, args ...string) 
 func (p *Process) Start() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.cmd != nil {
+		return fmt.Errorf("%s is already running", p.Name)
+	}
 	out, err := os.OpenFile(p.log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
 		return err
@@ -90,27 +95,54 @@ func (p *Process) Start() error {
 		return fmt.Errorf("starting %s: %w", p.Name, err)
 	}
 	p.cmd, p.done = cmd, make(chan struct{})
-	go func(done chan struct{}) { _ = cmd.Wait(); close(done) }(p.done)
+	go func(done chan struct{}) { p.err = cmd.Wait(); close(done) }(p.done)
 	return nil
 }
 
-// Stop stops the process and its children: SIGTERM, SIGKILL after 15 s.
-func (p *Process) Stop() {
+// Running reports whether the process was started and not stopped.
+func (p *Process) Running() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cmd != nil
+}
+
+// PID is the process's ID, 0 when it is not running.
+func (p *Process) PID() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil {
+		return 0
+	}
+	return p.cmd.Process.Pid
+}
+
+// Shutdown stops the process and its children (SIGTERM, SIGKILL after 15 s)
+// and reports an unclean end: a non-zero exit, or having to be killed.
+// Shutting down a process that is not running is not an error.
+func (p *Process) Shutdown() error {
 	p.mu.Lock()
 	cmd, done := p.cmd, p.done
 	p.cmd = nil
 	p.mu.Unlock()
 	if cmd == nil {
-		return
+		return nil
 	}
 	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
 	select {
 	case <-done:
+		if p.err != nil {
+			return fmt.Errorf("%s did not shut down cleanly: %w; see %s", p.Name, p.err, p.log)
+		}
+		return nil
 	case <-time.After(15 * time.Second):
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		<-done
+		return fmt.Errorf("%s ignored SIGTERM for 15 s and was killed; see %s", p.Name, p.log)
 	}
 }
+
+// Stop is Shutdown for callers that only need the process gone.
+func (p *Process) Stop() { _ = p.Shutdown() }
 
 // Log is what the process has written so far.
 func (p *Process) Log() string {
