@@ -213,6 +213,9 @@ func (o *OasisEntity) gatherEntity(ctx context.Context, acc telegraf.Accumulator
 		amount.AddFields(fields, "general_balance", &acct.General.Balance, o.exponent)
 		amount.AddFields(fields, "escrow_active_balance", &esc.Active.Balance, o.exponent)
 		fields["escrow_active_shares"] = esc.Active.TotalShares.String()
+		if price, ok := sharePrice(&esc.Active.Balance, &esc.Active.TotalShares); ok {
+			fields["escrow_active_share_price"] = price
+		}
 		amount.AddFields(fields, "escrow_debonding_balance", &esc.Debonding.Balance, o.exponent)
 		fields["commission_rate"] = rate(esc.CommissionSchedule.CurrentRate(epoch))
 		if next := nextRate(&esc.CommissionSchedule, epoch); next != nil {
@@ -340,4 +343,17 @@ func boolInt(b bool) int64 {
 
 func init() {
 	inputs.Add("oasis_entity", func() telegraf.Input { return &OasisEntity{} })
+}
+
+// sharePrice is the active pool's balance per share. Rewards raise it; a
+// slash is the only thing that lowers it (delegations and undelegations
+// move balance and shares together), so a drop is the slash signal that an
+// undelegation can't imitate. Not defined for an empty pool.
+func sharePrice(balance, shares *quantity.Quantity) (float64, bool) {
+	if shares.IsZero() {
+		return 0, false
+	}
+	b := new(big.Float).SetInt(balance.ToBigInt())
+	price, _ := b.Quo(b, new(big.Float).SetInt(shares.ToBigInt())).Float64()
+	return price, true
 }

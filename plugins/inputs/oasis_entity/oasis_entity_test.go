@@ -135,6 +135,7 @@ func TestEntityEveryField(t *testing.T) {
 		"escrow_active_balance_base_units":    "123456789012345678901234",
 		"escrow_active_balance_tokens":        123456789012345.678901234,
 		"escrow_active_shares":                "100000000000000000000000",
+		"escrow_active_share_price":           1.23456789012345678901234,
 		"escrow_debonding_balance_base_units": "5000000000",
 		"escrow_debonding_balance_tokens":     5.0,
 		"commission_rate":                     0.10,
