@@ -3,12 +3,13 @@ module github.com/oasis-mission-control/oasis-mission-control/alerting
 go 1.26.8
 
 require (
+	github.com/BurntSushi/toml v1.2.1
 	github.com/influxdata/influxdb v1.9.6
 	github.com/influxdata/kapacitor v1.7.5
+	gopkg.in/yaml.v2 v2.4.0
 )
 
 require (
-	github.com/BurntSushi/toml v1.2.1 // indirect
 	github.com/Masterminds/semver v1.4.2 // indirect
 	github.com/Masterminds/sprig v2.16.0+incompatible // indirect
 	github.com/Shopify/sarama v1.34.0 // indirect
@@ -131,7 +132,6 @@ require (
 	gopkg.in/alexcesaro/quotedprintable.v3 v3.0.0-20150716171945-2caba252f4dc // indirect
 	gopkg.in/gomail.v2 v2.0.0-20160411212932-81ebce5c23df // indirect
 	gopkg.in/inf.v0 v0.9.1 // indirect
-	gopkg.in/yaml.v2 v2.4.0 // indirect
 	honnef.co/go/tools v0.4.3 // indirect
 	k8s.io/api v0.21.0 // indirect
 	k8s.io/apimachinery v0.21.0 // indirect

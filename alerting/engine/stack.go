@@ -1,0 +1,39 @@
+package engine
+
+import (
+	"fmt"
+	"path/filepath"
+
+	"github.com/BurntSushi/toml"
+)
+
+// FromCompose builds the engine's config the way the compose stack starts
+// kapacitord: the kapacitor service's environment from composeFile,
+// interpolated with vars (the operator's .env), applied as KAPACITOR_*
+// overrides on top of the kapacitor.conf it mounts, and the load directory the compose file mounts at
+// /etc/kapacitor/load read from the repository.
+func FromCompose(composeFile string, vars map[string]string, dataDir string) (Config, error) {
+	env, err := ComposeEnvironment(composeFile, "kapacitor", vars)
+	if err != nil {
+		return Config{}, err
+	}
+	if env["KAPACITOR_LOAD_DIR"] != "/etc/kapacitor/load" || env["KAPACITOR_LOAD_ENABLED"] != "true" {
+		return Config{}, fmt.Errorf("%s: kapacitor must load /etc/kapacitor/load (KAPACITOR_LOAD_ENABLED, KAPACITOR_LOAD_DIR)", composeFile)
+	}
+	root := filepath.Dir(composeFile)
+	loadDir := filepath.Join(root, "kapacitor", "load")
+	cfg := NewConfig(dataDir, loadDir)
+	// The configuration file the compose file mounts at
+	// /etc/kapacitor/kapacitor.conf, decoded as kapacitord decodes it.
+	conf := filepath.Join(root, "kapacitor", "kapacitor.conf")
+	if _, err := toml.DecodeFile(conf, &cfg); err != nil {
+		return Config{}, fmt.Errorf("%s: %w", conf, err)
+	}
+	if _, err := cfg.ApplyEnv(func(k string) string { return env[k] }); err != nil {
+		return Config{}, err
+	}
+	cfg.Load.Dir = loadDir // the mount's host side
+	cfg.DataDir = dataDir
+	cfg.Storage.BoltDBPath = filepath.Join(dataDir, "kapacitor.db")
+	return cfg, nil
+}
