@@ -33,6 +33,9 @@ func FromCompose(composeFile string, vars map[string]string, dataDir string) (Co
 		return Config{}, err
 	}
 	cfg.Load.Dir = loadDir // the mount's host side
+	// Nothing reads the HTTP API here (the load service uses its handler
+	// in-process): any free loopback port, so engines can run side by side.
+	cfg.HTTP.BindAddress = "127.0.0.1:0"
 	cfg.DataDir = dataDir
 	cfg.Storage.BoltDBPath = filepath.Join(dataDir, "kapacitor.db")
 	return cfg, nil

@@ -1,0 +1,480 @@
+package alerting
+
+import (
+	"testing"
+	"time"
+)
+
+// The catalog: one entry per task in kapacitor/load/tasks.
+//
+// Recorded faults come from the devnet recording (e2e/record_test.go):
+// validator 3 stopped until its registration expired and its entity left
+// the set, then started again; a proposal our entity (validator 0's) did
+// not vote on; our own node (validator 0) stopped for a while. Faults the
+// devnet can't make (a slash, a full disk, a stuck chain, ...) are derived
+// from the recording's healthy phase by changing the fields the alert
+// reads, and say so.
+var catalog = []alertCase{
+	// --- the node ------------------------------------------------------
+	{
+		task: "oasis_node_down", template: "oasis_node_down", recorded: true,
+		alertID: func(rec series, ev events) string { return "oasis_node_down:" + ev.OwnNodeID },
+		fault: func(t *testing.T, rec series, ev events) (series, []step) {
+			stop, start := at(ev.Validator0Stopped), at(ev.Validator0Started)
+			return rec, []step{
+				// The first failed gather comes within one interval (2 s).
+				within("CRITICAL", stop.Add(28*time.Second), 10*time.Second),
+				// A gather that began just before the restart can succeed: the
+				// client waits up to 1 s for the socket.
+				within("OK", start.Add(-2*time.Second), 30*time.Second),
+			}
+		},
+	},
+	{
+		task: "oasis_node_silent", template: "oasis_node_silent", recorded: true,
+		alertID: func(rec series, ev events) string { return "oasis_node_silent:" + ev.OwnNodeID },
+	},
+	{
+		task: "oasis_plugin_errors_signing", template: "oasis_plugin_errors", recorded: true,
+		// Our node was down for 45 s: thresholds shortened to fit.
+		vars:    map[string]string{"warn_seconds": "10", "crit_seconds": "20"},
+		alertID: func(rec series, ev events) string { return "oasis_plugin_errors:oasis_signing:nil" },
+		fault:   pluginDown(10, 20),
+	},
+	{
+		task: "oasis_plugin_errors_entity", template: "oasis_plugin_errors", recorded: true,
+		vars:    map[string]string{"warn_seconds": "10", "crit_seconds": "20"},
+		alertID: func(rec series, ev events) string {
+			return "oasis_plugin_errors:oasis_entity:entity_id=" + ev.OwnEntityID
+		},
+		fault:   pluginDown(10, 20),
+	},
+	{
+		task: "oasis_plugin_errors_governance", template: "oasis_plugin_errors", recorded: true,
+		vars:    map[string]string{"warn_seconds": "10", "crit_seconds": "20"},
+		alertID: func(rec series, ev events) string { return "oasis_plugin_errors:oasis_governance:nil" },
+		fault:   pluginDown(10, 20),
+	},
+	{
+		task: "oasis_not_synced", template: "oasis_not_synced",
+		alertID: func(rec series, ev events) string { return "oasis_not_synced:" + ev.OwnNodeID },
+		fault: func(t *testing.T, rec series, ev events) (series, []step) {
+			s := healthyFor(rec, ev, 15*time.Minute).only("oasis_node")
+			from := s.first().Add(time.Minute)
+			to := from.Add(11 * time.Minute)
+			s = s.edit(func(_ int, p *point) {
+				if !p.Time.Before(from) && p.Time.Before(to) {
+					p.Fields["synced"] = int64(0)
+					p.Fields["consensus_status"] = "syncing"
+				}
+			})
+			return s, []step{
+				within("WARNING", from.Add(120*time.Second), 5*time.Second),
+				within("CRITICAL", from.Add(600*time.Second), 5*time.Second),
+				within("OK", to, 5*time.Second),
+			}
+		},
+	},
+	{
+		task: "oasis_block_stale", template: "oasis_block_stale",
+		alertID: func(rec series, ev events) string { return "oasis_block_stale:" + ev.OwnNodeID },
+		fault: func(t *testing.T, rec series, ev events) (series, []step) {
+			// The chain halts for 200 s: height and block time freeze while
+			// the age grows.
+			s := healthyFor(rec, ev, 6*time.Minute).only("oasis_node")
+			from := s.first().Add(time.Minute)
+			to := from.Add(200 * time.Second)
+			var height any
+			s = s.edit(func(_ int, p *point) {
+				if p.Time.Before(from) {
+					height = p.Fields["latest_height"]
+				} else if p.Time.Before(to) {
+					p.Fields["latest_height"] = height
+					p.Fields["latest_block_age_seconds"] = p.Time.Sub(from).Seconds()
+				}
+			})
+			return s, []step{
+				within("WARNING", from.Add(60*time.Second), 5*time.Second),
+				within("CRITICAL", from.Add(180*time.Second), 5*time.Second),
+				within("OK", to, 5*time.Second),
+			}
+		},
+	},
+	{
+		task: "oasis_height_behind", template: "oasis_height_behind",
+		alertID: func(rec series, ev events) string { return "oasis_height_behind" },
+		fault: func(t *testing.T, rec series, ev events) (series, []step) {
+			// A reference node (tag reference=true) runs ahead of ours by
+			// 20 blocks for 30 s, then by 60, then ours catches up.
+			own := healthyPhase(rec, ev).only("oasis_node")
+			t0 := own.first()
+			ahead := func(tm time.Time) int64 {
+				switch d := tm.Sub(t0); {
+				case d >= 20*time.Second && d < 40*time.Second:
+					return 20
+				case d >= 40*time.Second && d < 60*time.Second:
+					return 60
+				}
+				return 0
+			}
+			ref := referenceOf(own, ahead)
+			// The join rounds times to its 5 s tolerance.
+			return append(own, ref...), []step{
+				within("WARNING", t0.Add(15*time.Second), 10*time.Second),
+				within("CRITICAL", t0.Add(35*time.Second), 10*time.Second),
+				within("OK", t0.Add(55*time.Second), 10*time.Second),
+			}
+		},
+		healthy: func(t *testing.T, rec series, ev events) series {
+			own := healthyPhase(rec, ev).only("oasis_node")
+			return append(own, referenceOf(own, func(time.Time) int64 { return 1 })...)
+		},
+	},
+	{
+		task: "oasis_peers_low", template: "oasis_peers_low",
+		alertID: func(rec series, ev events) string { return "oasis_peers_low:" + ev.OwnNodeID },
+		fault: func(t *testing.T, rec series, ev events) (series, []step) {
+			// Peers drop to 2 for 2 minutes, then to 0 for 90 s, then come
+			// back (the devnet has 3).
+			s := healthyFor(rec, ev, 5*time.Minute).only("oasis_node")
+			t0 := s.first()
+			low, none, back := t0.Add(30*time.Second), t0.Add(150*time.Second), t0.Add(240*time.Second)
+			s = s.edit(func(_ int, p *point) {
+				if p.Fields["up"] != int64(1) {
+					return
+				}
+				switch {
+				case !p.Time.Before(low) && p.Time.Before(none):
+					p.Fields["consensus_peers"] = int64(2)
+				case !p.Time.Before(none) && p.Time.Before(back):
+					p.Fields["consensus_peers"] = int64(0)
+				}
+			})
+			return s, []step{
+				within("WARNING", low.Add(60*time.Second), 3*time.Second),
+				within("CRITICAL", none, 3*time.Second),
+				within("OK", back, 3*time.Second),
+			}
+		},
+	},
+	{
+		task: "oasis_version_changed", template: "oasis_version_changed",
+		alertID: func(rec series, ev events) string { return "oasis_version_changed:" + ev.OwnNodeID },
+		fault: func(t *testing.T, rec series, ev events) (series, []step) {
+			// The operator upgrades oasis-node 40 s in.
+			s := healthyPhase(rec, ev).only("oasis_node")
+			t0 := s.first()
+			s = s.edit(func(_ int, p *point) {
+				if p.Time.Sub(t0) >= 40*time.Second && p.Fields["up"] == int64(1) {
+					p.Fields["software_version"] = "99.0.0"
+				}
+			})
+			return s, []step{
+				within("INFO", t0.Add(40*time.Second), 3*time.Second),
+				within("OK", t0.Add(40*time.Second), 6*time.Second),
+			}
+		},
+	},
+	{
+		task: "oasis_registration_failing", template: "oasis_registration_failing",
+		alertID: func(rec series, ev events) string { return "oasis_registration_failing:" + ev.OwnNodeID },
+		fault: func(t *testing.T, rec series, ev events) (series, []step) {
+			// Registration attempts fail for 31 minutes (e.g. no funds for
+			// the fee), then succeed.
+			s := healthyFor(rec, ev, 35*time.Minute).only("oasis_node")
+			from := s.first().Add(time.Minute)
+			to := from.Add(31 * time.Minute)
+			s = s.edit(func(_ int, p *point) {
+				if p.Fields["up"] == int64(1) && !p.Time.Before(from) && p.Time.Before(to) {
+					p.Fields["registration_last_attempt_ok"] = int64(0)
+					p.Fields["registration_last_attempt_error"] = "registration: failed to register node: staking: insufficient balance"
+				}
+			})
+			return s, []step{
+				within("WARNING", from, 3*time.Second),
+				within("CRITICAL", from.Add(30*time.Minute), 5*time.Second),
+				within("OK", to, 5*time.Second),
+			}
+		},
+	},
+	// --- signing -------------------------------------------------------
+	{
+		task: "oasis_missed_consecutive", template: "oasis_missed_consecutive", recorded: true,
+		alertID: func(rec series, ev events) string { return "oasis_missed_consecutive:" + ev.DownConsensusAddr },
+		fault: func(t *testing.T, rec series, ev events) (series, []step) {
+			stop, start := at(ev.Validator3Stopped), at(ev.Validator3Started)
+			// 3 and 10 heights of ~0.7 s, seen at the next 2 s gather.
+			return rec, []step{
+				within("WARNING", stop, 10*time.Second),
+				within("CRITICAL", stop, 20*time.Second),
+				within("OK", start, 2*time.Minute),
+			}
+		},
+	},
+	{
+		task: "oasis_uptime_low", template: "oasis_uptime_low", recorded: true,
+		// The recording is minutes long: the 100-height window instead of
+		// the 1,000-height one.
+		vars:    map[string]string{"uptime": `'"uptime_100"'`},
+		alertID: func(rec series, ev events) string { return "oasis_uptime_low:" + ev.DownConsensusAddr },
+		fault: func(t *testing.T, rec series, ev events) (series, []step) {
+			stop, start := at(ev.Validator3Stopped), at(ev.Validator3Started)
+			// Below 95 % after 6 missed heights of 100, below 90 % after
+			// 11; back above 95 % once the missed heights leave the window,
+			// passing through the warning band.
+			return rec, []step{
+				within("WARNING", stop, 15*time.Second),
+				within("CRITICAL", stop, 20*time.Second),
+				{level: "WARNING", from: start, to: at(ev.End), optional: true},
+				{level: "OK", from: start, to: at(ev.End)},
+			}
+		},
+	},
+	// --- registration and stake ----------------------------------------
+	{
+		task: "oasis_not_in_validator_set", template: "oasis_not_in_validator_set", recorded: true,
+		alertID: func(rec series, ev events) string { return "oasis_not_in_validator_set:" + ev.DownEntityID },
+		fault: func(t *testing.T, rec series, ev events) (series, []step) {
+			stop, start := at(ev.Validator3Stopped), at(ev.Validator3Started)
+			return rec, []step{
+				// Its registration runs out after 2 epochs (~30 s each).
+				{level: "CRITICAL", from: stop.Add(20 * time.Second), to: start},
+				within("OK", start, 3*time.Minute),
+			}
+		},
+	},
+	{
+		task: "oasis_registration_expiring", template: "oasis_registration_expiring", recorded: true,
+		// Devnet epochs last ~30 s, not an hour: a 10 s grace instead of 5 min.
+		vars:    map[string]string{"grace_seconds": "10"},
+		alertID: func(rec series, ev events) string { return "oasis_registration_expiring:" + ev.DownNodeID },
+		fault: func(t *testing.T, rec series, ev events) (series, []step) {
+			stop, start := at(ev.Validator3Stopped), at(ev.Validator3Started)
+			return rec, []step{
+				{level: "WARNING", from: stop, to: start},
+				{level: "CRITICAL", from: stop, to: start},
+				within("OK", start, 2*time.Minute),
+			}
+		},
+	},
+	{
+		task: "oasis_node_frozen", template: "oasis_node_frozen",
+		alertID: func(rec series, ev events) string { return "oasis_node_frozen:" + ev.OwnNodeID },
+		fault: func(t *testing.T, rec series, ev events) (series, []step) {
+			// The registry freezes our node 30 s in; it is unfrozen 30 s later.
+			s := healthyPhase(rec, ev).only("oasis_entity_node").where("node_id", ev.OwnNodeID)
+			t0 := s.first()
+			s = s.edit(func(_ int, p *point) {
+				if d := p.Time.Sub(t0); d >= 30*time.Second && d < 60*time.Second {
+					p.Fields["frozen"] = int64(1)
+					p.Fields["freeze_end_epoch"] = int64(1000)
+					p.Fields["validator_eligible_next_epoch"] = int64(0)
+				}
+			})
+			return s, []step{
+				within("CRITICAL", t0.Add(30*time.Second), 3*time.Second),
+				within("OK", t0.Add(60*time.Second), 3*time.Second),
+			}
+		},
+	},
+	{
+		task: "oasis_escrow_slashed", template: "oasis_escrow_slashed",
+		alertID: func(rec series, ev events) string { return "oasis_escrow_slashed:" + ev.OwnEntityID },
+		fault: func(t *testing.T, rec series, ev events) (series, []step) {
+			// A slash of 0.5 % of the pool 30 s in: the share price drops once.
+			s := healthyPhase(rec, ev).only("oasis_entity").where("entity_id", ev.OwnEntityID)
+			t0 := s.first()
+			s = s.edit(func(_ int, p *point) {
+				if p.Time.Sub(t0) >= 30*time.Second {
+					if price, ok := p.Fields["escrow_active_share_price"].(float64); ok {
+						p.Fields["escrow_active_share_price"] = price * 0.995
+					}
+				}
+			})
+			return s, []step{
+				within("CRITICAL", t0.Add(30*time.Second), 3*time.Second),
+				within("OK", t0.Add(30*time.Second), 6*time.Second),
+			}
+		},
+	},
+	{
+		task: "oasis_balance_low", template: "oasis_balance_low",
+		alertID: func(rec series, ev events) string { return "oasis_balance_low:" + ev.OwnEntityID },
+		fault: func(t *testing.T, rec series, ev events) (series, []step) {
+			// Fees drain the general balance to 5, then 0.5 tokens; a top-up
+			// at 60 s.
+			s := healthyPhase(rec, ev).only("oasis_entity").where("entity_id", ev.OwnEntityID)
+			t0 := s.first()
+			s = s.edit(func(_ int, p *point) {
+				switch d := p.Time.Sub(t0); {
+				case d >= 20*time.Second && d < 40*time.Second:
+					p.Fields["general_balance_tokens"] = 5.0
+				case d >= 40*time.Second && d < 60*time.Second:
+					p.Fields["general_balance_tokens"] = 0.5
+				}
+			})
+			return s, []step{
+				within("WARNING", t0.Add(20*time.Second), 3*time.Second),
+				within("CRITICAL", t0.Add(40*time.Second), 3*time.Second),
+				within("OK", t0.Add(60*time.Second), 3*time.Second),
+			}
+		},
+	},
+	// --- governance ----------------------------------------------------
+	{
+		task: "oasis_governance_new_proposal", template: "oasis_governance_new_proposal", recorded: true,
+		alertID: func(rec series, ev events) string { return "oasis_governance_new_proposal:" + itoa(ev.ProposalID) },
+		fault: func(t *testing.T, rec series, ev events) (series, []step) {
+			sub := at(ev.ProposalSubmitted)
+			return rec, []step{
+				within("INFO", sub, 10*time.Second),
+				// Voting closes 5 epochs later.
+				{level: "OK", from: sub.Add(time.Minute), to: at(ev.Validator0Stopped)},
+			}
+		},
+	},
+	{
+		task: "oasis_governance_vote_missing", template: "oasis_governance_vote_missing", recorded: true,
+		alertID: func(rec series, ev events) string { return "oasis_governance_vote_missing:" + itoa(ev.ProposalID) },
+		fault: func(t *testing.T, rec series, ev events) (series, []step) {
+			sub := at(ev.ProposalSubmitted)
+			// The devnet's voting period is 5 epochs: within the 24-epoch
+			// warning at once, within the 3-epoch critical 2 epochs later.
+			return rec, []step{
+				within("WARNING", sub, 10*time.Second),
+				{level: "CRITICAL", from: sub.Add(20 * time.Second), to: at(ev.Validator0Stopped)},
+				{level: "OK", from: sub.Add(time.Minute), to: at(ev.Validator0Stopped)},
+			}
+		},
+	},
+	{
+		task: "oasis_upgrade_approaching", template: "oasis_upgrade_approaching",
+		alertID: func(rec series, ev events) string { return "oasis_upgrade_approaching" },
+		fault: func(t *testing.T, rec series, ev events) (series, []step) {
+			// An upgrade scheduled 200 epochs ahead, one epoch passing every
+			// 2 s gather, until it has happened.
+			s := healthyFor(rec, ev, 8*time.Minute).only("oasis_governance").where("entity_id", ev.OwnEntityID)
+			t0 := s.first()
+			var info, warn, crit, done time.Time
+			n := int64(0)
+			s = s.edit(func(_ int, p *point) {
+				if p.Fields["up"] != int64(1) {
+					return
+				}
+				left := 200 - n
+				n++
+				if left < 0 {
+					if done.IsZero() {
+						done = p.Time
+					}
+					return
+				}
+				p.Fields["pending_upgrades"] = int64(1)
+				p.Fields["next_upgrade_epochs_left"] = left
+				switch left {
+				case 168:
+					info = p.Time
+				case 24:
+					warn = p.Time
+				case 3:
+					crit = p.Time
+				}
+			})
+			if done.IsZero() {
+				t.Fatalf("series from %s too short", t0)
+			}
+			return s, []step{
+				within("INFO", info, 0), within("WARNING", warn, 0), within("CRITICAL", crit, 0), within("OK", done, 0),
+			}
+		},
+		healthy: func(t *testing.T, rec series, ev events) series {
+			// An upgrade far away stays quiet.
+			return healthyPhase(rec, ev).only("oasis_governance").edit(func(_ int, p *point) {
+				if p.Fields["up"] == int64(1) {
+					p.Fields["pending_upgrades"] = int64(1)
+					p.Fields["next_upgrade_epochs_left"] = int64(500)
+				}
+			})
+		},
+	},
+	// --- the host --------------------------------------------------------
+	{
+		task: "oasis_cpu_high", template: "oasis_cpu_high",
+		alertID: func(rec series, ev events) string { return "oasis_cpu_high:" + hostOf(rec) },
+		fault: hostFault("cpu", "usage_idle", 10, 2, func(p *point) bool { return p.Tags["cpu"] == "cpu-total" }),
+	},
+	{
+		task: "oasis_mem_high", template: "oasis_mem_high",
+		alertID: func(rec series, ev events) string { return "oasis_mem_high:" + hostOf(rec) },
+		fault: hostFault("mem", "used_percent", 92, 97, nil),
+	},
+	{
+		task: "oasis_disk_high", template: "oasis_disk_high",
+		alertID: func(rec series, ev events) string { return "oasis_disk_high:" + hostOf(rec) + ":/" },
+		fault: func(t *testing.T, rec series, ev events) (series, []step) {
+			s := healthyPhase(rec, ev).only("disk").where("path", "/")
+			t0 := s.first()
+			s = s.edit(func(_ int, p *point) {
+				switch d := p.Time.Sub(t0); {
+				case d >= 20*time.Second && d < 40*time.Second:
+					p.Fields["used_percent"] = 85.0
+				case d >= 40*time.Second && d < 60*time.Second:
+					p.Fields["used_percent"] = 95.0
+				case d >= 60*time.Second:
+					p.Fields["used_percent"] = 50.0
+				}
+			})
+			return s, []step{
+				within("WARNING", t0.Add(20*time.Second), 3*time.Second),
+				within("CRITICAL", t0.Add(40*time.Second), 3*time.Second),
+				within("OK", t0.Add(60*time.Second), 3*time.Second),
+			}
+		},
+		healthy: func(t *testing.T, rec series, ev events) series {
+			// The build machine's disks may be fuller than 80 %: the healthy
+			// series says 50 %.
+			return healthyPhase(rec, ev).only("disk").edit(func(_ int, p *point) { p.Fields["used_percent"] = 50.0 })
+		},
+	},
+	{
+		task: "oasis_disk_fill_predicted", template: "oasis_disk_fill_predicted",
+		// A 10-minute rate window checked every minute (default 1 h / 5 m).
+		vars:    map[string]string{"period": "'10m'", "every": "'1m'"},
+		alertID: func(rec series, ev events) string { return "oasis_disk_fill_predicted:" + hostOf(rec) + ":/" },
+		fault: func(t *testing.T, rec series, ev events) (series, []step) {
+			// 1 TB free; steady for 20 min, then filling at 100 GB/h
+			// (10 h left) for 20 min, then 300 GB/h (~3 h), then steady.
+			s := healthyFor(rec, ev, 80*time.Minute).only("disk").where("path", "/")
+			t0 := s.first()
+			const gb = 1e9
+			var used float64
+			var prev time.Time
+			s = s.edit(func(i int, p *point) {
+				d := p.Time.Sub(t0)
+				if i > 0 {
+					h := p.Time.Sub(prev).Hours()
+					switch {
+					case d >= 20*time.Minute && d < 40*time.Minute:
+						used += 100 * gb * h
+					case d >= 40*time.Minute && d < 60*time.Minute:
+						used += 300 * gb * h
+					}
+				}
+				prev = p.Time
+				p.Fields["used"] = int64(used)
+				p.Fields["free"] = int64(1000*gb - used)
+				p.Fields["used_percent"] = 100 * used / (1000 * gb)
+			})
+			return s, []step{
+				{level: "WARNING", from: t0.Add(20 * time.Minute), to: t0.Add(32 * time.Minute)},
+				{level: "CRITICAL", from: t0.Add(40 * time.Minute), to: t0.Add(52 * time.Minute)},
+				// The window still holds some fast filling for a while.
+				{level: "WARNING", from: t0.Add(60 * time.Minute), to: t0.Add(72 * time.Minute), optional: true},
+				{level: "OK", from: t0.Add(60 * time.Minute), to: t0.Add(72 * time.Minute)},
+			}
+		},
+		healthy: func(t *testing.T, rec series, ev events) series {
+			return healthyFor(rec, ev, 30*time.Minute).only("disk")
+		},
+	},
+}

@@ -1,0 +1,119 @@
+package alerting
+
+import (
+	"fmt"
+	"strconv"
+	"testing"
+	"time"
+)
+
+func itoa(n uint64) string { return strconv.FormatUint(n, 10) }
+
+// hostOf is the host tag of the recording's system inputs.
+func hostOf(rec series) string {
+	for _, p := range rec {
+		if p.Name == "cpu" {
+			return p.Tags["host"]
+		}
+	}
+	return ""
+}
+
+// referenceOf copies our node's points as a reference node's (tag
+// reference=true, another node ID), ahead by ahead(t) blocks.
+func referenceOf(own series, ahead func(time.Time) int64) series {
+	return own.edit(func(_ int, p *point) {
+		p.Tags["reference"] = "true"
+		p.Tags["node_id"] = "reference-node"
+		if h, ok := p.Fields["latest_height"].(int64); ok {
+			p.Fields["latest_height"] = h + ahead(p.Time)
+		}
+	})
+}
+
+// pluginDown is the recorded fault of our node stopping: every input
+// reports up=0 from the stop until the restart.
+func pluginDown(warnSeconds, critSeconds int) func(t *testing.T, rec series, ev events) (series, []step) {
+	return func(t *testing.T, rec series, ev events) (series, []step) {
+		stop, start := at(ev.Validator0Stopped), at(ev.Validator0Started)
+		w, c := time.Duration(warnSeconds)*time.Second, time.Duration(critSeconds)*time.Second
+		// The first failed gather comes within a few seconds of the stop
+		// (oasis_signing notices when the block stream breaks).
+		return rec, []step{
+			within("WARNING", stop.Add(w), 10*time.Second),
+			within("CRITICAL", stop.Add(c), 10*time.Second),
+			within("OK", start.Add(-2*time.Second), 30*time.Second),
+		}
+	}
+}
+
+// hostFault sets a system field to warnValue for 8 minutes, then to
+// critValue for 8 minutes, then back, on 30 minutes of healthy points: the
+// alerts average over a 5-minute window checked every minute.
+func hostFault(measurement, field string, warnValue, critValue float64, keep func(*point) bool) func(t *testing.T, rec series, ev events) (series, []step) {
+	return func(t *testing.T, rec series, ev events) (series, []step) {
+		s := healthyFor(rec, ev, 30*time.Minute).only(measurement)
+		if keep != nil {
+			var kept series
+			for _, p := range s {
+				if keep(&p) {
+					kept = append(kept, p)
+				}
+			}
+			s = kept
+		}
+		t0 := s.first()
+		warnFrom, critFrom, healthyFrom := t0.Add(2*time.Minute), t0.Add(10*time.Minute), t0.Add(18*time.Minute)
+		s = s.edit(func(_ int, p *point) {
+			switch {
+			case p.Time.Before(warnFrom) || !p.Time.Before(healthyFrom):
+			case p.Time.Before(critFrom):
+				p.Fields[field] = warnValue
+			default:
+				p.Fields[field] = critValue
+			}
+		})
+		return s, []step{
+			{level: "WARNING", from: warnFrom.Add(3 * time.Minute), to: warnFrom.Add(6 * time.Minute)},
+			{level: "CRITICAL", from: critFrom.Add(2 * time.Minute), to: critFrom.Add(6 * time.Minute)},
+			{level: "WARNING", from: healthyFrom, to: healthyFrom.Add(2 * time.Minute), optional: true},
+			{level: "OK", from: healthyFrom, to: healthyFrom.Add(3 * time.Minute)},
+		}
+	}
+}
+
+// matchSteps checks got against the steps in order; optional steps may be
+// missing.
+func matchSteps(got []event, steps []step) error {
+	j := 0
+	for i, s := range steps {
+		if j < len(got) && s.matches(got[j]) {
+			j++
+			continue
+		}
+		if s.optional {
+			continue
+		}
+		if j < len(got) {
+			return fmt.Errorf("step %d: want %s, got %s at %s: %s", i, s, got[j].Level, got[j].Time.Format("15:04:05.000"), got[j].Message)
+		}
+		return fmt.Errorf("step %d: want %s, no more events", i, s)
+	}
+	if j < len(got) {
+		return fmt.Errorf("unexpected event %s at %s: %s", got[j].Level, got[j].Time.Format("15:04:05.000"), got[j].Message)
+	}
+	return nil
+}
+
+func (s step) matches(e event) bool {
+	return e.Level == s.level && !e.Time.Before(s.from) && !e.Time.After(s.to)
+}
+
+func (s step) String() string {
+	opt := ""
+	if s.optional {
+		opt = " (optional)"
+	}
+	return fmt.Sprintf("%s between %s and %s%s", s.level, s.from.Format("15:04:05.000"), s.to.Format("15:04:05.000"), opt)
+}
+
