@@ -43,11 +43,11 @@ var catalog = []alertCase{
 	},
 	{
 		task: "oasis_plugin_errors_entity", template: "oasis_plugin_errors", recorded: true,
-		vars:    map[string]string{"warn_seconds": "10", "crit_seconds": "20"},
+		vars: map[string]string{"warn_seconds": "10", "crit_seconds": "20"},
 		alertID: func(rec series, ev events) string {
 			return "oasis_plugin_errors:oasis_entity:entity_id=" + ev.OwnEntityID
 		},
-		fault:   pluginDown(10, 20),
+		fault: pluginDown(10, 20),
 	},
 	{
 		task: "oasis_plugin_errors_governance", template: "oasis_plugin_errors", recorded: true,
@@ -401,12 +401,12 @@ var catalog = []alertCase{
 	{
 		task: "oasis_cpu_high", template: "oasis_cpu_high",
 		alertID: func(rec series, ev events) string { return "oasis_cpu_high:" + hostOf(rec) },
-		fault: hostFault("cpu", "usage_idle", 10, 2, func(p *point) bool { return p.Tags["cpu"] == "cpu-total" }),
+		fault:   hostFault("cpu", "usage_idle", 10, 2, func(p *point) bool { return p.Tags["cpu"] == "cpu-total" }),
 	},
 	{
 		task: "oasis_mem_high", template: "oasis_mem_high",
 		alertID: func(rec series, ev events) string { return "oasis_mem_high:" + hostOf(rec) },
-		fault: hostFault("mem", "used_percent", 92, 97, nil),
+		fault:   hostFault("mem", "used_percent", 92, 97, nil),
 	},
 	{
 		task: "oasis_disk_high", template: "oasis_disk_high",

@@ -116,4 +116,3 @@ func (s step) String() string {
 	}
 	return fmt.Sprintf("%s between %s and %s%s", s.level, s.from.Format("15:04:05.000"), s.to.Format("15:04:05.000"), opt)
 }
-
