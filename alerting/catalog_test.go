@@ -67,7 +67,7 @@ func TestAlertFires(t *testing.T) {
 		t.Run(c.task, func(t *testing.T) {
 			t.Parallel()
 			s, steps := c.fault(t, rec, ev)
-			k := startKapacitor(t, vars{c.task: c.vars}, nil)
+			k := startKapacitor(t, vars{c.task: c.vars}, nil, nil)
 			k.feed(t, s.lp(t))
 			id := c.alertID(rec, ev)
 			var got []event
@@ -104,7 +104,7 @@ func TestAlertQuietWhenHealthy(t *testing.T) {
 			if len(s) == 0 {
 				t.Fatal("empty healthy series")
 			}
-			k := startKapacitor(t, vars{c.task: c.vars}, nil)
+			k := startKapacitor(t, vars{c.task: c.vars}, nil, nil)
 			k.feed(t, s.lp(t))
 			for _, e := range k.eventsOf(c.template) {
 				if e.Level != "OK" {
@@ -154,6 +154,13 @@ func TestEveryAlertIsProvenAndDocumented(t *testing.T) {
 		}
 		if !strings.Contains(string(runbook), `<a id="`+tmpl+`"></a>`) {
 			t.Errorf("docs/alerts.md has no runbook entry <a id=%q></a> for %s", tmpl, task)
+		}
+		// The defaults table shows every setting with its shipped value.
+		for _, m := range varLine.FindAllStringSubmatch(string(b), -1) {
+			row := fmt.Sprintf("| `%s` | `%s` | `%s` |", task, m[1], m[3])
+			if !strings.Contains(string(runbook), row) {
+				t.Errorf("docs/alerts.md's thresholds table lacks %s", row)
+			}
 		}
 	}
 	for task := range byTask {

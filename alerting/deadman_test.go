@@ -12,7 +12,7 @@ import (
 func TestNodeSilentDeadman(t *testing.T) {
 	rec, ev := recording(t)
 	const silentFor = 3 * time.Second
-	k := startKapacitor(t, vars{"oasis_node_silent": {"silent_for": "'3s'"}}, nil)
+	k := startKapacitor(t, vars{"oasis_node_silent": {"silent_for": "'3s'"}}, nil, nil)
 	own := healthyPhase(rec, ev).only("oasis_node").where("node_id", ev.OwnNodeID)
 	if len(own) < 10 {
 		t.Fatalf("only %d healthy oasis_node points", len(own))

@@ -43,9 +43,11 @@ type kapacitor struct {
 type vars map[string]map[string]string
 
 // startKapacitor starts the engine as the compose stack starts kapacitord
-// (docker-compose.yml's environment, .env.example's values plus env), with
-// the task files' vars changed as overrides says.
-func startKapacitor(t *testing.T, overrides vars, env map[string]string) *kapacitor {
+// (docker-compose.yml's environment, .env.example's values plus dotenv),
+// with the task files' vars changed as overrides says. kapacitorEnv are
+// further KAPACITOR_* settings the compose file does not set (the tests
+// point the channels' API URLs at fakes with them).
+func startKapacitor(t *testing.T, overrides vars, dotenv, kapacitorEnv map[string]string) *kapacitor {
 	t.Helper()
 	root := t.TempDir()
 	copyTree(t, filepath.Join(repo, "kapacitor"), filepath.Join(root, "kapacitor"))
@@ -68,18 +70,25 @@ func startKapacitor(t *testing.T, overrides vars, env map[string]string) *kapaci
 	}))
 	t.Cleanup(hook.Close)
 
-	dotenv, err := engine.ReadDotEnv(filepath.Join(repo, ".env.example"))
+	env, err := engine.ReadDotEnv(filepath.Join(repo, ".env.example"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	dotenv["INFLUXDB_ADMIN_PASSWORD"] = "test-password"
-	dotenv["WEBHOOK_URL"] = hook.URL
-	for k, v := range env {
-		dotenv[k] = v
+	env["INFLUXDB_ADMIN_PASSWORD"] = "test-password"
+	env["WEBHOOK_URL"] = hook.URL
+	for k, v := range dotenv {
+		env[k] = v
 	}
-	cfg, err := engine.FromCompose(filepath.Join(root, "docker-compose.yml"), dotenv, t.TempDir())
+	cfg, err := engine.FromCompose(filepath.Join(root, "docker-compose.yml"), env, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
+	}
+	applied, err := cfg.ApplyEnv(func(k string) string { return kapacitorEnv[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(applied) != len(kapacitorEnv) {
+		t.Fatalf("applied %v of %v: not kapacitord settings", applied, kapacitorEnv)
 	}
 	e, err := engine.New(cfg)
 	if err != nil {
