@@ -1,0 +1,119 @@
+package alerting
+
+import (
+	"bufio"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// fakeSMTP is the smallest SMTP server Kapacitor's mailer talks to: no TLS,
+// no auth, every message accepted and kept.
+type fakeSMTP struct {
+	net.Listener
+	mu   sync.Mutex
+	mail []string // each message's headers and body
+	rcpt []string
+}
+
+func newFakeSMTP(t *testing.T) *fakeSMTP {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fakeSMTP{Listener: l}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go f.serve(c)
+		}
+	}()
+	return f
+}
+
+func (f *fakeSMTP) serve(c net.Conn) {
+	defer c.Close()
+	r := bufio.NewReader(c)
+	say := func(s string) { _, _ = c.Write([]byte(s + "\r\n")) }
+	say("220 fake ESMTP")
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return
+		}
+		cmd := strings.ToUpper(strings.TrimSpace(line))
+		switch {
+		case strings.HasPrefix(cmd, "EHLO"), strings.HasPrefix(cmd, "HELO"):
+			say("250 fake")
+		case strings.HasPrefix(cmd, "RCPT TO:"):
+			f.mu.Lock()
+			f.rcpt = append(f.rcpt, strings.TrimSpace(line[len("RCPT TO:"):]))
+			f.mu.Unlock()
+			say("250 ok")
+		case cmd == "DATA":
+			say("354 go on")
+			var msg strings.Builder
+			for {
+				l, err := r.ReadString('\n')
+				if err != nil {
+					return
+				}
+				if strings.TrimRight(l, "\r\n") == "." {
+					break
+				}
+				msg.WriteString(l)
+			}
+			f.mu.Lock()
+			f.mail = append(f.mail, msg.String())
+			f.mu.Unlock()
+			say("250 queued")
+		case cmd == "QUIT":
+			say("221 bye")
+			return
+		default: // MAIL FROM, RSET, NOOP
+			say("250 ok")
+		}
+	}
+}
+
+// TestEmailChannel: with SMTP switched on in .env, WARNING, CRITICAL and
+// OK alerts are mailed to SMTP_TO from SMTP_FROM; INFO is not.
+func TestEmailChannel(t *testing.T) {
+	rec, _ := recording(t)
+	srv := newFakeSMTP(t)
+	host, port, _ := net.SplitHostPort(srv.Addr().String())
+	k := startKapacitor(t, nil, map[string]string{
+		"SMTP_ENABLED": "true", "SMTP_HOST": host, "SMTP_PORT": port,
+		"SMTP_FROM": "mission-control@example.org", "SMTP_TO": "operator@example.org",
+	}, nil)
+	k.feed(t, rec.lp(t))
+
+	want := 0
+	for _, e := range k.all() {
+		if e.Level != "INFO" {
+			want++
+		}
+	}
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	if len(srv.mail) != want {
+		t.Fatalf("got %d mails, want %d (every alert but INFO)", len(srv.mail), want)
+	}
+	for i, m := range srv.mail {
+		if !strings.Contains(m, "To: operator@example.org") || !strings.Contains(m, "From: mission-control@example.org") {
+			t.Errorf("mail %d headers:\n%s", i, m)
+		}
+		if strings.Contains(m, "INFO oasis_") {
+			t.Errorf("an INFO alert was mailed:\n%s", m)
+		}
+	}
+	if !strings.Contains(strings.Join(srv.mail, "\n"), "CRITICAL oasis_missed_consecutive") {
+		t.Errorf("no mail for the missed blocks")
+	}
+	t.Logf("%d mails to %v", len(srv.mail), srv.rcpt[:1])
+}
