@@ -1,12 +1,16 @@
 # Oasis Mission Control. The README's two commands are `make demo` and `make test`.
 GO ?= go
 
-.PHONY: build deps demo test vet
+.PHONY: build dashboards deps demo test vet
 
 ## build: the execd binary and the local devnet command, into bin/
 build:
 	$(GO) build -o bin/oasis-telegraf ./cmd/oasis-telegraf
 	cd devnet && $(GO) build -o ../bin/oasis-devnet ./cmd/oasis-devnet
+
+## dashboards: write grafana/dashboards/*.json from internal/dashboards
+dashboards:
+	$(GO) run ./cmd/oasis-dashboards -out grafana/dashboards
 
 ## deps: Debian packages the devnet's in-process oasis-node needs (cgo: libseccomp)
 deps:

@@ -127,6 +127,12 @@ func TestPipeline(t *testing.T) {
 		return true
 	}, time.Minute, 2*time.Second, "every system input writes to InfluxDB")
 
+	// Every dashboard panel's query returns data from this pipeline.
+	checkDashboardQueries(t, in, map[string]string{
+		"node":   net.Validators[0].NodeID,
+		"entity": net.Validators[0].EntityID,
+	})
+
 	// A stopped validator shows up as missed heights in InfluxDB.
 	net.StopValidator(3)
 	addr3 := net.Validators[3].ConsensusAddress

@@ -1,0 +1,287 @@
+package dashboards
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Filters on the template variables.
+const (
+	byNode   = `"node_id" =~ /^$node$/`
+	byEntity = `"entity_id" =~ /^$entity$/`
+)
+
+func at(v float64) *float64 { return &v }
+
+// steps builds thresholds: a base colour, then (value, colour) pairs.
+func steps(base string, pairs ...any) []Step {
+	s := []Step{{Color: base}}
+	for i := 0; i+1 < len(pairs); i += 2 {
+		s = append(s, Step{From: at(toFloat(pairs[i])), Color: pairs[i+1].(string)})
+	}
+	return s
+}
+
+func toFloat(v any) float64 {
+	switch n := v.(type) {
+	case int:
+		return float64(n)
+	case float64:
+		return n
+	}
+	panic(fmt.Sprintf("threshold %v", v))
+}
+
+// lastOf is a query for the last value of fields of a measurement.
+func lastOf(measurement, where string, fields ...string) Query {
+	var sel []string
+	for _, f := range fields {
+		sel = append(sel, fmt.Sprintf(`last(%q) AS %q`, f, f))
+	}
+	return Query{
+		Measurement: measurement, Fields: fields,
+		Text: fmt.Sprintf(`SELECT %s FROM %q WHERE %s`, strings.Join(sel, ", "), measurement, whereTime(where)),
+	}
+}
+
+// whereTime adds Grafana's time range to a condition ("": none).
+func whereTime(where string) string {
+	if where == "" {
+		return "$timeFilter"
+	}
+	return where + " AND $timeFilter"
+}
+
+// meanOf is a time series of the mean of fields per interval.
+func meanOf(measurement, where, groupBy string, fields ...string) Query {
+	var sel []string
+	for _, f := range fields {
+		sel = append(sel, fmt.Sprintf(`mean(%q) AS %q`, f, f))
+	}
+	g := "time($__interval)"
+	if groupBy != "" {
+		g += ", " + groupBy
+	}
+	return Query{
+		Measurement: measurement, Fields: fields,
+		Text: fmt.Sprintf(`SELECT %s FROM %q WHERE %s GROUP BY %s fill(null)`, strings.Join(sel, ", "), measurement, whereTime(where), g),
+	}
+}
+
+// Alert thresholds the panels colour by: the defaults in
+// kapacitor/load/tasks (docs/alerts.md). TestThresholdsMatchAlerts checks
+// them against the task files.
+var alertDefaults = map[string]float64{
+	"oasis_block_stale.warn_age_seconds":           60,
+	"oasis_block_stale.crit_age_seconds":           180,
+	"oasis_missed_consecutive.warn_missed":         3,
+	"oasis_missed_consecutive.crit_missed":         10,
+	"oasis_uptime_low.warn_uptime":                 0.95,
+	"oasis_uptime_low.crit_uptime":                 0.9,
+	"oasis_peers_low.warn_peers":                   3,
+	"oasis_peers_low.crit_peers":                   1,
+	"oasis_registration_expiring.warn_epochs_left": 1,
+	"oasis_registration_expiring.crit_epochs_left": 0,
+	"oasis_balance_low.warn_tokens":                10,
+	"oasis_balance_low.crit_tokens":                1,
+	"oasis_cpu_high.warn_percent":                  85,
+	"oasis_cpu_high.crit_percent":                  95,
+	"oasis_mem_high.warn_percent":                  90,
+	"oasis_mem_high.crit_percent":                  95,
+	"oasis_disk_high.warn_percent":                 80,
+	"oasis_disk_high.crit_percent":                 90,
+}
+
+func a(key string) float64 {
+	v, ok := alertDefaults[key]
+	if !ok {
+		panic("no alert default " + key)
+	}
+	return v
+}
+
+var upDown = map[string]string{"0": "DOWN", "1": "UP"}
+var yesNo = map[string]string{"0": "no", "1": "yes"}
+
+// All returns every dashboard.
+func All() []Dashboard {
+	return []Dashboard{overview(), signingDashboard(), stakeGovernance(), system(), network()}
+}
+
+func overview() Dashboard {
+	// Red below the "more is better" thresholds, as the alerts fire.
+	uptime := steps("red", a("oasis_uptime_low.crit_uptime"), "yellow", a("oasis_uptime_low.warn_uptime"), "green")
+	return Dashboard{
+		File: "oasis-overview.json", UID: "oasis-overview", Title: "Oasis: validator overview",
+		Purpose: "Is my validator healthy right now? One tile per question, coloured at the alert thresholds.",
+		Vars:    []string{"node", "entity"},
+		Panels: []Panel{
+			{Title: "Node", Kind: Stat, Unit: "none", Mappings: upDown, Thresholds: steps("red", 1, "green"),
+				Description: "oasis_node up: the node answers its internal socket.",
+				Queries:     []Query{lastOf("oasis_node", byNode, "up")}},
+			{Title: "Synced", Kind: Stat, Unit: "none", Mappings: yesNo, Thresholds: steps("red", 1, "green"),
+				Queries: []Query{lastOf("oasis_node", byNode, "synced")}},
+			{Title: "Height", Kind: Stat, Unit: "none", Queries: []Query{lastOf("oasis_node", byNode, "latest_height")}},
+			{Title: "Block age", Kind: Stat, Unit: "s",
+				Thresholds: steps("green", a("oasis_block_stale.warn_age_seconds"), "yellow", a("oasis_block_stale.crit_age_seconds"), "red"),
+				Queries:    []Query{lastOf("oasis_node", byNode, "latest_block_age_seconds")}},
+			{Title: "In validator set", Kind: Stat, Unit: "none", Mappings: yesNo, Thresholds: steps("red", 1, "green"),
+				Queries: []Query{lastOf("oasis_node", byNode, "is_validator")}},
+			{Title: "Signing uptime (last 100 / 1,000 / 10,000 heights)", Kind: Stat, Unit: "percentunit", Width: 9, Thresholds: uptime,
+				Queries: []Query{lastOf("oasis_signing", byNode, "uptime_100", "uptime_1000", "uptime_10000")}},
+			{Title: "Missed in a row", Kind: Stat, Unit: "none", Width: 3,
+				Thresholds: steps("green", a("oasis_missed_consecutive.warn_missed"), "yellow", a("oasis_missed_consecutive.crit_missed"), "red"),
+				Queries:    []Query{lastOf("oasis_signing", byNode, "consecutive_missed")}},
+			{Title: "Registration epochs left", Kind: Stat, Unit: "none",
+				// crit at <= 0, warn at <= 1: red below 1, yellow below 2.
+				Thresholds: steps("red", a("oasis_registration_expiring.crit_epochs_left")+1, "yellow", a("oasis_registration_expiring.warn_epochs_left")+1, "green"),
+				Queries:    []Query{lastOf("oasis_node", byNode, "registration_epochs_left")}},
+			{Title: "Frozen", Kind: Stat, Unit: "none", Mappings: yesNo, Thresholds: steps("green", 1, "red"),
+				Queries: []Query{lastOf("oasis_node", byNode, "frozen")}},
+			{Title: "Peers", Kind: Stat, Unit: "none",
+				Thresholds: steps("red", a("oasis_peers_low.crit_peers"), "yellow", a("oasis_peers_low.warn_peers"), "green"),
+				Queries:    []Query{lastOf("oasis_node", byNode, "consensus_peers")}},
+			{Title: "oasis-node version", Kind: Stat, Unit: "string", Thresholds: steps("blue"),
+				Queries: []Query{lastOf("oasis_node", byNode, "software_version")}},
+			{Title: "Escrow (active)", Kind: Stat, Unit: "short", Thresholds: steps("blue"),
+				Description: "The entity's active escrow in tokens (tag token: ROSE on mainnet).",
+				Queries:     []Query{lastOf("oasis_entity", byEntity, "escrow_active_balance_tokens")}},
+			{Title: "General balance", Kind: Stat, Unit: "short",
+				Thresholds: steps("red", a("oasis_balance_low.crit_tokens"), "yellow", a("oasis_balance_low.warn_tokens"), "green"),
+				Queries:    []Query{lastOf("oasis_entity", byEntity, "general_balance_tokens")}},
+			{Title: "Open proposals not voted", Kind: Stat, Unit: "none", Thresholds: steps("green", 1, "yellow"),
+				Queries: []Query{lastOf("oasis_governance", byEntity, "active_proposals_not_voted")}},
+			{Title: "Height and block age", Kind: TimeSeries, Unit: "s", Width: 24, Height: 7,
+				Thresholds: steps("green", a("oasis_block_stale.warn_age_seconds"), "yellow", a("oasis_block_stale.crit_age_seconds"), "red"),
+				Queries:    []Query{meanOf("oasis_node", byNode, "", "latest_block_age_seconds")}},
+		},
+	}
+}
+
+func signingDashboard() Dashboard {
+	return Dashboard{
+		File: "oasis-signing.json", UID: "oasis-signing", Title: "Oasis: signing",
+		Purpose: "When did my validator miss blocks, how is its uptime trending, what did it propose.",
+		Vars:    []string{"node"},
+		Panels: []Panel{
+			{Title: "Missed heights", Kind: TimeSeries, Unit: "none", Width: 12, Height: 8,
+				Description: "Heights in the validator set without our signature, per interval (from the per-height points).",
+				Queries: []Query{{Measurement: "oasis_signing_block", Fields: []string{"in_validator_set", "signed"}, Alias: "missed",
+					Text: `SELECT sum("in_validator_set") - sum("signed") AS "missed" FROM "oasis_signing_block" WHERE ` + byNode + ` AND $timeFilter GROUP BY time($__interval) fill(0)`}}},
+			{Title: "Proposed heights", Kind: TimeSeries, Unit: "none", Width: 12, Height: 8,
+				Queries: []Query{{Measurement: "oasis_signing_block", Fields: []string{"proposed"}, Alias: "proposed",
+					Text: `SELECT sum("proposed") AS "proposed" FROM "oasis_signing_block" WHERE ` + byNode + ` AND $timeFilter GROUP BY time($__interval) fill(0)`}}},
+			{Title: "Uptime windows", Kind: TimeSeries, Unit: "percentunit", Width: 24, Height: 8,
+				Thresholds: steps("red", a("oasis_uptime_low.crit_uptime"), "yellow", a("oasis_uptime_low.warn_uptime"), "green"),
+				Queries:    []Query{meanOf("oasis_signing", byNode, "", "uptime_100", "uptime_1000", "uptime_10000")}},
+			{Title: "Signed", Kind: Stat, Unit: "none", Thresholds: steps("green"), Queries: []Query{lastOf("oasis_signing", byNode, "signed_total")}},
+			{Title: "Missed", Kind: Stat, Unit: "none", Thresholds: steps("green", 1, "yellow"), Queries: []Query{lastOf("oasis_signing", byNode, "missed_total")}},
+			{Title: "Proposed", Kind: Stat, Unit: "none", Thresholds: steps("blue"), Queries: []Query{lastOf("oasis_signing", byNode, "proposed_total")}},
+			{Title: "Last signed height", Kind: Stat, Unit: "none", Thresholds: steps("blue"), Queries: []Query{lastOf("oasis_signing", byNode, "last_signed_height")}},
+			{Title: "Follower lag", Kind: Stat, Unit: "none", Description: "Blocks between the node's tip and the last height accounted; 1 when current.",
+				Thresholds: steps("green", 3, "yellow", 10, "red"), Queries: []Query{lastOf("oasis_signing", byNode, "lag_blocks")}},
+			{Title: "Heights never accounted", Kind: Stat, Unit: "none", Thresholds: steps("green", 1, "yellow"),
+				Queries: []Query{lastOf("oasis_signing", byNode, "skipped_heights_total")}},
+		},
+	}
+}
+
+func stakeGovernance() Dashboard {
+	return Dashboard{
+		File: "oasis-stake-governance.json", UID: "oasis-stake-governance", Title: "Oasis: stake and governance",
+		Purpose: "The entity's money and standing (balances, escrow, delegators, commission, rank) and what governance needs from it.",
+		Vars:    []string{"entity"},
+		Panels: []Panel{
+			{Title: "Balances", Kind: TimeSeries, Unit: "short", Width: 12, Height: 8,
+				Description: "Tokens (tag token). Escrow active counts for election and can be slashed; debonding is on its way out.",
+				Queries:     []Query{meanOf("oasis_entity", byEntity, "", "general_balance_tokens", "escrow_active_balance_tokens", "escrow_debonding_balance_tokens", "self_delegation_balance_tokens")}},
+			{Title: "Delegators", Kind: TimeSeries, Unit: "none", Width: 12, Height: 8,
+				Queries: []Query{meanOf("oasis_entity", byEntity, "", "delegators")}},
+			{Title: "Commission now and next", Kind: Stat, Unit: "percentunit", Width: 8, Thresholds: steps("blue"),
+				Description: "The rate in force, and the next scheduled one (absent when none is scheduled) with the epochs until it applies.",
+				Queries:     []Query{lastOf("oasis_entity", byEntity, "commission_rate", "commission_next_rate")}},
+			{Title: "Next commission in (epochs)", Kind: Stat, Unit: "none", Width: 4, Thresholds: steps("blue"),
+				Queries: []Query{lastOf("oasis_entity", byEntity, "commission_rate", "commission_next_epochs_left")}},
+			{Title: "Escrow rank / max validators", Kind: Stat, Unit: "none", Width: 6, Thresholds: steps("blue"),
+				Queries: []Query{lastOf("oasis_entity", byEntity, "escrow_rank", "max_validators", "validators")}},
+			{Title: "Voting power share", Kind: Stat, Unit: "percentunit", Width: 6, Thresholds: steps("blue"),
+				Queries: []Query{lastOf("oasis_entity", byEntity, "voting_power_share")}},
+			{Title: "Escrow share price", Kind: TimeSeries, Unit: "none", Width: 12, Height: 7,
+				Description: "Base units per share of the active escrow: rewards raise it, only a slash lowers it.",
+				Queries:     []Query{meanOf("oasis_entity", byEntity, "", "escrow_active_share_price")}},
+			{Title: "Nodes' registration", Kind: Table, Unit: "none", Width: 12, Height: 7,
+				Queries: []Query{{Measurement: "oasis_entity_node", Table: true,
+					Fields: []string{"registered", "registration_epochs_left", "expired", "frozen", "in_validator_set", "validator_eligible_next_epoch"},
+					Text:   `SELECT last("registered") AS "registered", last("registration_epochs_left") AS "epochs left", last("expired") AS "expired", last("frozen") AS "frozen", last("in_validator_set") AS "in set", last("validator_eligible_next_epoch") AS "eligible next epoch" FROM "oasis_entity_node" WHERE ` + byEntity + ` AND $timeFilter GROUP BY "node_id"`}}},
+			{Title: "Proposals and our votes", Kind: Table, Unit: "none", Width: 16, Height: 8,
+				Queries: []Query{{Measurement: "oasis_governance_proposal", Table: true,
+					Fields: []string{"state", "title", "created_epoch", "closes_epoch", "epochs_left", "voted", "vote", "votes_yes", "votes_no", "votes_abstain"},
+					Text:   `SELECT last("state") AS "state", last("title") AS "title", last("created_epoch") AS "created", last("closes_epoch") AS "closes", last("epochs_left") AS "epochs left", last("voted") AS "voted", last("vote") AS "our vote", last("votes_yes") AS "yes", last("votes_no") AS "no", last("votes_abstain") AS "abstain" FROM "oasis_governance_proposal" WHERE ` + byEntity + ` AND $timeFilter GROUP BY "proposal_id", "kind"`}}},
+			{Title: "Governance", Kind: Stat, Unit: "none", Width: 8, Height: 8, Thresholds: steps("blue"),
+				Description: "Open proposals, those without our vote, upgrades governance scheduled and epochs to the nearest (absent when none).",
+				Queries:     []Query{lastOf("oasis_governance", byEntity, "active_proposals", "active_proposals_not_voted", "pending_upgrades", "next_upgrade_epochs_left")}},
+		},
+	}
+}
+
+func system() Dashboard {
+	return Dashboard{
+		File: "oasis-system.json", UID: "oasis-system", Title: "Oasis: system",
+		Purpose: "The host under the node: CPU, memory, disks (the node's data dir among them), disk I/O, network, and the oasis-node process.",
+		Panels: []Panel{
+			{Title: "CPU busy", Kind: TimeSeries, Unit: "percent", Width: 12, Height: 8,
+				Thresholds: steps("green", a("oasis_cpu_high.warn_percent"), "yellow", a("oasis_cpu_high.crit_percent"), "red"),
+				Queries: []Query{{Measurement: "cpu", Fields: []string{"usage_idle"}, Alias: "$tag_host",
+					Text: `SELECT 100 - mean("usage_idle") AS "busy" FROM "cpu" WHERE "cpu" = 'cpu-total' AND $timeFilter GROUP BY time($__interval), "host" fill(null)`}}},
+			{Title: "Memory used", Kind: TimeSeries, Unit: "percent", Width: 12, Height: 8,
+				Thresholds: steps("green", a("oasis_mem_high.warn_percent"), "yellow", a("oasis_mem_high.crit_percent"), "red"),
+				Queries:    []Query{withAlias(meanOf("mem", "", `"host"`, "used_percent"), "$tag_host")}},
+			{Title: "Disk used", Kind: TimeSeries, Unit: "percent", Width: 12, Height: 8,
+				Description: "Every filesystem; the node's data directory is mounted at /node/data in the compose stack.",
+				Thresholds:  steps("green", a("oasis_disk_high.warn_percent"), "yellow", a("oasis_disk_high.crit_percent"), "red"),
+				Queries:     []Query{withAlias(meanOf("disk", "", `"path"`, "used_percent"), "$tag_path")}},
+			{Title: "Disk free", Kind: TimeSeries, Unit: "bytes", Width: 12, Height: 8,
+				Queries: []Query{withAlias(meanOf("disk", "", `"path"`, "free"), "$tag_path")}},
+			{Title: "Disk I/O", Kind: TimeSeries, Unit: "Bps", Width: 12, Height: 8,
+				Queries: []Query{{Measurement: "diskio", Fields: []string{"read_bytes", "write_bytes"}, Alias: "$tag_name $col",
+					Text: `SELECT non_negative_derivative(last("read_bytes"), 1s) AS "read", non_negative_derivative(last("write_bytes"), 1s) AS "write" FROM "diskio" WHERE $timeFilter GROUP BY time($__interval), "name" fill(null)`}}},
+			{Title: "Network", Kind: TimeSeries, Unit: "Bps", Width: 12, Height: 8,
+				Queries: []Query{{Measurement: "net", Fields: []string{"bytes_recv", "bytes_sent"}, Alias: "$tag_interface $col",
+					Text: `SELECT non_negative_derivative(last("bytes_recv"), 1s) AS "received", non_negative_derivative(last("bytes_sent"), 1s) AS "sent" FROM "net" WHERE $timeFilter GROUP BY time($__interval), "interface" fill(null)`}}},
+			{Title: "oasis-node CPU", Kind: TimeSeries, Unit: "percent", Width: 8, Height: 8,
+				Description: "The oasis-node process (procstat), in percent of one core.",
+				Queries:     []Query{meanOf("procstat", "", "", "cpu_usage")}},
+			{Title: "oasis-node memory", Kind: TimeSeries, Unit: "bytes", Width: 8, Height: 8,
+				Queries: []Query{meanOf("procstat", "", "", "memory_rss")}},
+			{Title: "Load", Kind: TimeSeries, Unit: "none", Width: 8, Height: 8,
+				Queries: []Query{meanOf("system", "", "", "load1", "load5", "load15")}},
+		},
+	}
+}
+
+func network() Dashboard {
+	return Dashboard{
+		File: "oasis-network.json", UID: "oasis-network", Title: "Oasis: network",
+		Purpose: "Every validator the signing input follows (all_validators = true): uptime and missed blocks side by side, sortable by any column; ours is chosen with the node variable.",
+		Vars:    []string{"node"},
+		Panels: []Panel{
+			{Title: "Our validator", Kind: Stat, Unit: "percentunit", Width: 24, Height: 4,
+				Thresholds: steps("red", a("oasis_uptime_low.crit_uptime"), "yellow", a("oasis_uptime_low.warn_uptime"), "green"),
+				Queries:    []Query{lastOf("oasis_signing", byNode, "uptime_100", "uptime_1000", "uptime_10000")}},
+			{Title: "Validators", Kind: Table, Unit: "none", Width: 24, Height: 12,
+				Description: "Click a column header to sort.",
+				Thresholds:  steps("red", a("oasis_uptime_low.crit_uptime"), "yellow", a("oasis_uptime_low.warn_uptime"), "green"),
+				Queries: []Query{{Measurement: "oasis_signing", Table: true,
+					Fields: []string{"uptime_100", "uptime_1000", "uptime_10000", "missed_total", "signed_total", "proposed_total", "consecutive_missed", "in_validator_set"},
+					Text:   `SELECT last("uptime_100") AS "uptime 100", last("uptime_1000") AS "uptime 1,000", last("uptime_10000") AS "uptime 10,000", last("missed_total") AS "missed", last("signed_total") AS "signed", last("proposed_total") AS "proposed", last("consecutive_missed") AS "missed in a row", last("in_validator_set") AS "in set" FROM "oasis_signing" WHERE $timeFilter GROUP BY "consensus_address", "entity_id", "node_id"`}}},
+			{Title: "Missed heights per validator", Kind: TimeSeries, Unit: "none", Width: 24, Height: 8,
+				Queries: []Query{{Measurement: "oasis_signing", Fields: []string{"missed_total"}, Alias: "$tag_consensus_address",
+					Text: `SELECT non_negative_difference(last("missed_total")) AS "missed" FROM "oasis_signing" WHERE $timeFilter GROUP BY time($__interval), "consensus_address" fill(null)`}}},
+		},
+	}
+}
+
+func withAlias(q Query, alias string) Query {
+	q.Alias = alias
+	return q
+}
