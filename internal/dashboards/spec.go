@@ -51,6 +51,9 @@ type Panel struct {
 	Width    uint32
 	Height   uint32
 	Queries  []Query
+	// HighlightRowsBy (tables): a 0/1 column; rows where it is 1 are
+	// coloured, the column shows "ours".
+	HighlightRowsBy string
 }
 
 // Step is one threshold step.
@@ -206,9 +209,29 @@ func (p Panel) builder(pos dashboard.GridPos, id int) (cog.Builder[dashboard.Pan
 		}
 		return tb, nil
 	case Table:
-		return table.NewPanelBuilder().Id(uint32(id)).Title(p.Title).Description(p.Description).
+		tb := table.NewPanelBuilder().Id(uint32(id)).Title(p.Title).Description(p.Description).
 			Datasource(datasource()).GridPos(pos).Targets(p.targets()).
-			Unit(p.Unit).Thresholds(p.thresholds()).Mappings(p.mappings()), nil
+			Unit(p.Unit).Thresholds(p.thresholds()).Mappings(p.mappings())
+		if p.HighlightRowsBy != "" {
+			tb = tb.OverrideByName(p.HighlightRowsBy, highlightRow())
+		}
+		return tb, nil
 	}
 	return nil, fmt.Errorf("unknown kind %q", p.Kind)
 }
+
+// highlightRow colours a table's whole row where the column is 1, and
+// shows the 1 as "ours".
+func highlightRow() []dashboard.DynamicConfigValue {
+	one := 1.0
+	return []dashboard.DynamicConfigValue{
+		{Id: "custom.cellOptions", Value: map[string]any{"type": "color-background", "mode": "basic", "applyToRow": true}},
+		{Id: "thresholds", Value: dashboard.ThresholdsConfig{Mode: dashboard.ThresholdsModeAbsolute, Steps: []dashboard.Threshold{
+			{Color: "transparent"}, {Value: &one, Color: "blue"},
+		}}},
+		{Id: "mappings", Value: []dashboard.ValueMapping{{ValueMap: &dashboard.ValueMap{Type: dashboard.MappingTypeValueToText,
+			Options: map[string]dashboard.ValueMappingResult{"0": {Text: ptr("")}, "1": {Text: ptr("ours")}}}}}},
+	}
+}
+
+func ptr(s string) *string { return &s }

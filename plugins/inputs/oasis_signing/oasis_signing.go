@@ -166,8 +166,10 @@ func (s *OasisSigning) Gather(acc telegraf.Accumulator) error {
 		return nil
 	}
 	for addr, a := range s.tracker.Accounts {
+		_, configured := s.monitored[addr]
 		fields := map[string]any{
 			"up":                    up,
+			"monitored":             boolInt(configured),
 			"signed_total":          a.SignedTotal,
 			"missed_total":          a.MissedTotal,
 			"proposed_total":        a.ProposedTotal,

@@ -290,6 +290,17 @@ func TestAllValidators(t *testing.T) {
 	var acc testutil.Accumulator
 	require.NoError(t, r.p.Gather(&acc))
 	require.Len(t, acc.Metrics, 3, "a summary per validator in the set")
+	// Ours is marked, so a dashboard can tell it from the rest.
+	ours := 0
+	for _, m := range acc.Metrics {
+		if m.Fields["monitored"] == int64(1) {
+			ours++
+			require.Equal(t, usNode.String(), m.Tags["node_id"], "monitored=1 is the monitored validator")
+		} else {
+			require.Equal(t, int64(0), m.Fields["monitored"])
+		}
+	}
+	require.Equal(t, 1, ours)
 	for _, m := range blockPoints(r.acc) {
 		require.Equal(t, usNode.String(), m.Tags["node_id"], "per-height points only for the monitored validator")
 	}
