@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/oasis-mission-control/oasis-mission-control/internal/dashboards"
 	"github.com/oasis-mission-control/oasis-mission-control/internal/stacktest"
@@ -24,22 +25,38 @@ func grafanaMacros(q string, vars map[string]string) string {
 
 // checkDashboardQueries runs every panel's query of every dashboard against
 // the pipeline's InfluxDB: each must parse and return at least one value.
+// Rates (derivatives, differences) need two 10 s intervals of data, so a
+// query without data yet is asked again, for up to 90 s.
 func checkDashboardQueries(t *testing.T, in *stacktest.Influx, vars map[string]string) {
 	t.Helper()
-	n := 0
+	type panelQuery struct{ where, text string }
+	var pending []panelQuery
 	for _, d := range dashboards.All() {
 		for _, p := range d.Panels {
 			for _, q := range p.Queries {
-				n++
-				text := grafanaMacros(q.Text, vars)
-				series := influxQL(t, in, text)
-				if !hasValue(series) {
-					t.Errorf("%s / %s returned no data:\n%s", d.File, p.Title, text)
-				}
+				pending = append(pending, panelQuery{d.File + " / " + p.Title, grafanaMacros(q.Text, vars)})
 			}
 		}
 	}
-	t.Logf("%d dashboard queries returned data", n)
+	total := len(pending)
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		var still []panelQuery
+		for _, q := range pending {
+			if !hasValue(influxQL(t, in, q.text)) { // influxQL fails the test on a parse error
+				still = append(still, q)
+			}
+		}
+		pending = still
+		if len(pending) == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(5 * time.Second)
+	}
+	for _, q := range pending {
+		t.Errorf("%s returned no data:\n%s", q.where, q.text)
+	}
+	t.Logf("%d of %d dashboard queries returned data", total-len(pending), total)
 }
 
 func hasValue(series []influxSeries) bool {

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"math/big"
+	mrand "math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -69,15 +70,23 @@ func tokens(n int64) quantity.Quantity {
 	return q
 }
 
-// freePort asks the kernel for a loopback port nobody listens on. The port is
-// released before the node binds it; collisions are possible but rare.
+// freePort picks a loopback port nobody listens on, below Linux's default
+// ephemeral range (32768-60999). Ports from that range are what the kernel
+// hands out for port 0 and for outgoing connections: a devnet port taken
+// from it was, in CI, taken by someone else between init and the node's
+// start (or a validator's restart) — "address already in use". Below the
+// range only another explicit choice can collide.
 func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+	for range 200 {
+		port := 20000 + mrand.IntN(12000)
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue // taken; try another
+		}
+		_ = l.Close()
+		return port, nil
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return 0, fmt.Errorf("no free loopback port in 20000-31999")
 }
 
 type member struct {

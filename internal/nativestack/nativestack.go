@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -48,12 +49,20 @@ func Bins(repo string) (string, error) {
 
 // FreePort is a loopback TCP port nobody listens on now.
 func FreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+	// Below Linux's ephemeral range (32768-60999): the kernel hands ports
+	// from that range to port-0 listeners and outgoing connections, so a
+	// port chosen there can be taken before the server (re)binds it, as
+	// happened to a devnet validator in CI.
+	for range 200 {
+		port := 20000 + mrand.IntN(12000)
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue
+		}
+		_ = l.Close()
+		return port, nil
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return 0, fmt.Errorf("no free loopback port in 20000-31999")
 }
 
 // Process is a child process of the stack (or a devnet validator): in its
