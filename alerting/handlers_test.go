@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // request is one call a channel's API received.
@@ -91,6 +92,20 @@ func TestChannels(t *testing.T) {
 		t.Fatalf("the recording should raise every level, got %v", levels)
 	}
 
+	// Handlers run one after another per event; the webhook (what feed
+	// waits on) may be ahead of the others by a moment.
+	wantPages := 0
+	for _, e := range all {
+		if e.Level == "CRITICAL" || e.Level == "OK" {
+			wantPages++
+		}
+	}
+	waitFor(func() bool {
+		return len(apis.requests("telegram")) >= len(all) && len(apis.requests("slack")) >= len(all) &&
+			len(apis.requests("discord")) >= len(all) && len(apis.requests("pagerduty")) >= wantPages &&
+			len(apis.requests("opsgenie")) >= wantPages
+	})
+
 	// Telegram: every event, to the configured chat, through the bot token.
 	tg := apis.requests("telegram")
 	if len(tg) != len(all) {
@@ -142,12 +157,6 @@ func TestChannels(t *testing.T) {
 	}
 
 	// Paging: CRITICAL (trigger) and OK (resolve) only, never INFO or WARNING.
-	wantPages := 0
-	for _, e := range all {
-		if e.Level == "CRITICAL" || e.Level == "OK" {
-			wantPages++
-		}
-	}
 	pd := apis.requests("pagerduty")
 	if len(pd) != wantPages {
 		t.Errorf("pagerduty got %d events, want %d (CRITICAL and OK of %v)", len(pd), wantPages, levels)
@@ -180,4 +189,11 @@ func containsPrefix(texts []string, prefix string) bool {
 		}
 	}
 	return false
+}
+
+// waitFor polls cond for up to 10 s.
+func waitFor(cond func() bool) {
+	for end := time.Now().Add(10 * time.Second); time.Now().Before(end) && !cond(); {
+		time.Sleep(100 * time.Millisecond)
+	}
 }

@@ -99,6 +99,11 @@ func TestEmailChannel(t *testing.T) {
 			want++
 		}
 	}
+	waitFor(func() bool {
+		srv.mu.Lock()
+		defer srv.mu.Unlock()
+		return len(srv.mail) >= want
+	})
 	srv.mu.Lock()
 	defer srv.mu.Unlock()
 	if len(srv.mail) != want {
