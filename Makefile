@@ -1,7 +1,7 @@
 # Oasis Mission Control. The README's two commands are `make demo` and `make test`.
 GO ?= go
 
-.PHONY: build dashboards deps demo test vet
+.PHONY: build dashboards deps demo test test-unit vet
 
 ## build: the execd binary and the local devnet command, into bin/
 build:
@@ -17,20 +17,27 @@ deps:
 	@if dpkg -s libseccomp-dev pkg-config >/dev/null 2>&1; then echo "deps: libseccomp-dev and pkg-config are installed"; \
 	else apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libseccomp-dev pkg-config; fi
 
+## vet: go vet every module
 vet:
 	$(GO) vet ./...
 	cd devnet && $(GO) vet ./...
 	cd alerting && $(GO) vet ./...
+	cd testbed && $(GO) vet ./...
 
-## test: every test, unit and integration (real oasis-node validators,
-## Telegraf, InfluxDB; the alerts in Kapacitor 1.7.5's engine)
-test: deps vet build
-	$(GO) test -count=1 -timeout 30m ./...
-	cd devnet && $(GO) test -count=1 -timeout 30m ./...
-	cd alerting && $(GO) test -count=1 -timeout 30m ./...
+## test: every check and test of every module (tidy, gofmt, vet; unit,
+## integration against real oasis-node validators, Telegraf and InfluxDB,
+## the alerts in Kapacitor 1.7.5's engine, end to end). A failing module
+## does not stop the others; all failures are listed at the end.
+test: deps
+	scripts/test-all.sh
+
+## test-unit: the fast tier (under a minute): unit and fake-node tests,
+## no devnet, no InfluxDB, no other binaries built (go test -short)
+test-unit:
+	scripts/test-all.sh -short
 
 ## demo: 4 real local validators -> Telegraf -> InfluxDB, with a health summary read back
 DEMO_SECONDS ?= 90
 demo: deps build
 	scripts/stack-bins.sh >/dev/null
-	$(GO) run ./cmd/oasis-demo -seconds $(DEMO_SECONDS)
+	cd testbed && $(GO) run ./cmd/oasis-demo -seconds $(DEMO_SECONDS)

@@ -7,6 +7,9 @@ import (
 	"strings"
 
 	"github.com/BurntSushi/toml"
+	"github.com/compose-spec/compose-go/template"
+	itoml "github.com/influxdata/toml"
+	"github.com/influxdata/toml/ast"
 
 	"github.com/influxdata/telegraf"
 	"github.com/influxdata/telegraf/plugins/inputs"
@@ -21,7 +24,10 @@ func loadInput(path string) (string, telegraf.Input, error) {
 	if err != nil {
 		return "", nil, err
 	}
-	data := os.Expand(string(raw), expandVar)
+	data, err := expandEnv(raw)
+	if err != nil {
+		return "", nil, fmt.Errorf("%s: %w", path, err)
+	}
 
 	var file struct {
 		Inputs map[string][]toml.Primitive `toml:"inputs"`
@@ -63,17 +69,143 @@ func loadInput(path string) (string, telegraf.Input, error) {
 	return name, plugin, nil
 }
 
-// expandVar resolves ${VAR} and ${VAR:-default} from the environment, as
-// Telegraf does in its own config, so one committed file serves the compose
-// stack and a native run, and secrets stay out of committed files.
-func expandVar(name string) string {
-	if key, def, ok := strings.Cut(name, ":-"); ok {
-		if v := os.Getenv(key); v != "" {
-			return v
-		}
-		return def
+// expandEnv substitutes environment variables the way Telegraf does in its
+// own config with strict handling (`telegraf --strict-env-handling`, the
+// default from v1.38; v1.37's default and the shim's loader still paste
+// values into the text): only inside TOML string values, with the same
+// compose-go template code and options: ${VAR}, $VAR,
+// ${VAR:-default} (unset or empty), ${VAR-default} (unset),
+// ${VAR:?message} and ${VAR?message} (stop with the message), ${VAR:+alt}
+// and ${VAR+alt}, and $$ for a literal $. A variable that is not set and has
+// no default is left as written, so the setting's validation names it. So
+// one committed file serves the compose stack and a native run, and secrets
+// stay out of committed files.
+//
+// The value becomes the string's contents: a quote, a backslash, a $ or a
+// newline in it is part of the setting and never changes the TOML around
+// it. Each string holding a substitution is rewritten in place as a basic
+// string with the value escaped; the rest of the file is left byte for
+// byte, so the decoder's line numbers still point into the file.
+func expandEnv(raw []byte) (string, error) {
+	text := string(raw)
+	if !strings.Contains(text, "$") {
+		return text, nil
 	}
-	return os.Getenv(name)
+	// Telegraf's own TOML parser, which also decides there which strings
+	// are values (keys and table names are never substituted).
+	tree, err := itoml.Parse(raw)
+	if err != nil {
+		if _, berr := toml.Decode(text, &struct{}{}); berr != nil {
+			// Not TOML: the caller's decoder says where, more clearly.
+			return text, nil
+		}
+		return "", fmt.Errorf("reading the file for ${VAR} substitution as Telegraf does: %w", err)
+	}
+	var strs []*ast.String
+	collectStrings(tree, &strs)
+	sort.Slice(strs, func(i, j int) bool { return strs[i].Position.Begin < strs[j].Position.Begin })
+
+	env := map[string]string{}
+	for _, kv := range os.Environ() {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			env[k] = v
+		}
+	}
+	lookup := func(k string) (string, bool) {
+		v, ok := env[k]
+		return v, ok
+	}
+
+	src := []rune(text) // the parser's positions count runes
+	var out strings.Builder
+	last := 0
+	for _, s := range strs {
+		value, err := template.SubstituteWithOptions(s.Value, lookup, telegrafTemplateOptions...)
+		if err != nil {
+			return "", fmt.Errorf("line %d: %w", 1+strings.Count(string(src[:s.Position.Begin]), "\n"), err)
+		}
+		if value == s.Value {
+			continue
+		}
+		out.WriteString(string(src[last:s.Position.Begin]))
+		out.WriteString(quoteTOML(value))
+		last = s.Position.End
+	}
+	out.WriteString(string(src[last:]))
+	return out.String(), nil
+}
+
+// telegrafTemplateOptions are the options Telegraf's config loader
+// substitutes with (config/envvar.go, substituteEnvironmentStrict).
+var telegrafTemplateOptions = []template.Option{
+	template.WithReplacementFunction(func(s string, m template.Mapping, cfg *template.Config) (string, error) {
+		result, applied, err := template.DefaultReplacementAppliedFunc(s, m, cfg)
+		if err == nil && !applied {
+			// An unset variable with no default stays as written.
+			return s, nil
+		}
+		if err != nil && strings.HasPrefix(err.Error(), "Invalid template:") {
+			// Not a variable (e.g. a regular expression's ${1}): kept.
+			return s, nil
+		}
+		return result, err
+	}),
+	template.WithoutLogging,
+}
+
+// collectStrings appends every string value under node, as Telegraf's
+// config walk visits them.
+func collectStrings(node any, out *[]*ast.String) {
+	switch n := node.(type) {
+	case *ast.Table:
+		for _, v := range n.Fields {
+			collectStrings(v, out)
+		}
+	case []*ast.Table:
+		for _, v := range n {
+			collectStrings(v, out)
+		}
+	case *ast.Array:
+		for _, v := range n.Value {
+			collectStrings(v, out)
+		}
+	case *ast.KeyValue:
+		collectStrings(n.Value, out)
+	case *ast.String:
+		*out = append(*out, n)
+	}
+}
+
+// quoteTOML writes s as a TOML basic string.
+func quoteTOML(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		switch r {
+		case '"':
+			b.WriteString(`\"`)
+		case '\\':
+			b.WriteString(`\\`)
+		case '\b':
+			b.WriteString(`\b`)
+		case '\t':
+			b.WriteString(`\t`)
+		case '\n':
+			b.WriteString(`\n`)
+		case '\f':
+			b.WriteString(`\f`)
+		case '\r':
+			b.WriteString(`\r`)
+		default:
+			if r < 0x20 || r == 0x7f {
+				fmt.Fprintf(&b, `\u%04X`, r)
+			} else {
+				b.WriteRune(r)
+			}
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
 }
 
 func pluginNames() []string {

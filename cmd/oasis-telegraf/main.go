@@ -4,14 +4,20 @@
 //
 //	oasis-telegraf -config /etc/telegraf/oasis_node.conf    # under [[inputs.execd]]
 //	oasis-telegraf -config oasis_node.conf -once             # gather once, print, exit
+//	oasis-telegraf -config oasis_signing.conf -once          # follow until caught up, print the summary, exit
 //	oasis-telegraf -sample-config oasis_node                 # print a plugin's config
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
+	"os/signal"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/influxdata/telegraf"
@@ -33,7 +39,9 @@ var version = "dev"
 func main() {
 	configFile := flag.String("config", "", "plugin config file holding one [[inputs.NAME]] table")
 	sample := flag.String("sample-config", "", "print the sample config of plugin NAME (or \"all\") and exit")
-	once := flag.Bool("once", false, "gather once, print line protocol to stdout and exit (non-zero if the gather reported errors)")
+	once := flag.Bool("once", false, "gather once, print line protocol to stdout and exit (non-zero if the gather reported errors); "+
+		"a service input (oasis_signing) is started, gathered once it follows the node, and stopped (it saves its state_file)")
+	onceWait := flag.Duration("once-wait", 30*time.Second, "with -once, how long a service input may take to reach the node and catch up")
 	// Polling is off by default: [[inputs.execd]] with signal = "STDIN"
 	// lets Telegraf's own interval drive each gather.
 	pollInterval := flag.Duration("poll_interval", 0, "gather on this interval as well as on each line on stdin (0: only on stdin)")
@@ -64,7 +72,7 @@ func main() {
 		fail(fmt.Errorf("%s: [[inputs.%s]]: %w", *configFile, name, err))
 	}
 	if *once {
-		os.Exit(gatherOnce(s, plugin))
+		os.Exit(gatherOnce(s, plugin, *onceWait))
 	}
 	if err := s.Run(*pollInterval); err != nil {
 		fail(err)
@@ -87,47 +95,162 @@ func printSample(name string) error {
 }
 
 // errorCounter counts the errors a gather reports while passing them on to
-// the log.
+// the log. A service input reports from its own goroutine.
 type errorCounter struct {
 	telegraf.Accumulator
-	errors int
+	errors *atomic.Int64
 }
 
 func (e *errorCounter) AddError(err error) {
 	if err != nil {
-		e.errors++
+		e.errors.Add(1)
 	}
 	e.Accumulator.AddError(err)
 }
 
-// gatherOnce runs one gather and prints its metrics as line protocol.
-func gatherOnce(s *shim.Shim, plugin telegraf.Input) int {
-	metrics := make(chan telegraf.Metric, 10_000)
-	acc := &errorCounter{Accumulator: agent.NewAccumulator(s, metrics)}
+// gatherOnce runs one gather and prints its metrics as line protocol; it
+// returns the exit code. A service input is started first and gathered once
+// it follows the node (see awaitFollowing), then stopped.
+func gatherOnce(s *shim.Shim, plugin telegraf.Input, wait time.Duration) int {
+	// Metrics are written as they come: a service input catching up may
+	// report more points than any buffer holds.
+	metrics := make(chan telegraf.Metric, 100)
+	written := make(chan error, 1)
+	go func() { written <- writeMetrics(os.Stdout, metrics) }()
+
+	errs := &atomic.Int64{}
+	acc := &errorCounter{Accumulator: agent.NewAccumulator(s, metrics), errors: errs}
+	acc.SetPrecision(time.Nanosecond)
+	failed := false
+	if svc, ok := plugin.(telegraf.ServiceInput); ok {
+		if err := svc.Start(acc); err != nil {
+			acc.AddError(fmt.Errorf("starting: %w", err))
+		} else {
+			summary, err := awaitFollowing(s, plugin, errs, wait)
+			if err != nil {
+				s.Log().Error(err.Error())
+				failed = true
+			}
+			for _, m := range summary {
+				acc.AddMetric(m)
+			}
+			svc.Stop()
+		}
+	} else {
+		if err := plugin.Gather(acc); err != nil {
+			acc.AddError(err)
+		}
+		if stopper, ok := plugin.(interface{ Stop() }); ok {
+			stopper.Stop()
+		}
+	}
+	close(metrics)
+	if err := <-written; err != nil {
+		fail(err)
+	}
+	if failed || errs.Load() > 0 {
+		return 1
+	}
+	return 0
+}
+
+// awaitFollowing gathers a started service input every pollEvery until its
+// summary says it follows the node, and returns that summary. Our plugins
+// report up=1 when connected and lag_blocks, where they follow blocks, for
+// how far the last accounted height is behind the node's: it is 1 when
+// caught up (height H is accounted once block H+1 is in). An error the
+// input reports, the deadline and SIGINT/SIGTERM end the wait with an
+// error; the last summary is returned all the same, as a polling input's
+// up=0 is printed.
+func awaitFollowing(s *shim.Shim, plugin telegraf.Input, errs *atomic.Int64, wait time.Duration) ([]telegraf.Metric, error) {
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	deadline := time.NewTimer(wait)
+	defer deadline.Stop()
+	tick := time.NewTicker(pollEvery)
+	defer tick.Stop()
+	for {
+		summary := gatherAll(s, plugin, errs)
+		why := notFollowing(summary)
+		switch {
+		case why == "":
+			return summary, nil
+		case errs.Load() > 0:
+			return summary, fmt.Errorf("-once: %s; stopped at the error above", why)
+		}
+		select {
+		case <-deadline.C:
+			return summary, fmt.Errorf("-once: %s after %s; allow longer with -once-wait", why, wait)
+		case <-ctx.Done():
+			return summary, fmt.Errorf("-once: interrupted while %s", why)
+		case <-tick.C:
+		}
+	}
+}
+
+// pollEvery is how often -once gathers a service input while it waits.
+const pollEvery = 200 * time.Millisecond
+
+// gatherAll runs one gather and returns its metrics; its errors are logged
+// and counted in errs.
+func gatherAll(s *shim.Shim, plugin telegraf.Input, errs *atomic.Int64) []telegraf.Metric {
+	ch := make(chan telegraf.Metric)
+	done := make(chan []telegraf.Metric)
+	go func() {
+		var got []telegraf.Metric
+		for m := range ch {
+			got = append(got, m)
+		}
+		done <- got
+	}()
+	acc := &errorCounter{Accumulator: agent.NewAccumulator(s, ch), errors: errs}
 	acc.SetPrecision(time.Nanosecond)
 	if err := plugin.Gather(acc); err != nil {
 		acc.AddError(err)
 	}
-	if stopper, ok := plugin.(interface{ Stop() }); ok {
-		stopper.Stop()
-	}
-	close(metrics)
+	close(ch)
+	return <-done
+}
 
+// notFollowing says why a summary does not yet show a followed node, or
+// returns "".
+func notFollowing(summary []telegraf.Metric) string {
+	if len(summary) == 0 {
+		return "no summary yet"
+	}
+	for _, m := range summary {
+		if up, ok := m.GetField("up"); ok && up != int64(1) {
+			return "not following the node (up=0)"
+		}
+		if lag, ok := m.GetField("lag_blocks"); ok {
+			if n, ok := lag.(int64); ok && n > 1 {
+				return fmt.Sprintf("still catching up (lag_blocks=%d)", n)
+			}
+		}
+	}
+	return ""
+}
+
+func writeMetrics(w io.Writer, metrics <-chan telegraf.Metric) error {
 	serializer := &influx.Serializer{}
 	if err := serializer.Init(); err != nil {
-		fail(err)
+		return err
 	}
+	var werr error
 	for m := range metrics {
+		if werr != nil {
+			continue // drain, so the input never blocks
+		}
 		line, err := serializer.Serialize(m)
 		if err != nil {
-			fail(err)
+			werr = err
+			continue
 		}
-		os.Stdout.Write(line)
+		if _, err := w.Write(line); err != nil {
+			werr = err
+		}
 	}
-	if acc.errors > 0 {
-		return 1
-	}
-	return 0
+	return werr
 }
 
 func fail(err error) {

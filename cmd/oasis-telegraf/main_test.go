@@ -7,14 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
-
-	"github.com/influxdata/telegraf/plugins/parsers/influx"
-
-	"github.com/oasis-mission-control/oasis-mission-control/internal/devnettest"
-	"github.com/oasis-mission-control/oasis-mission-control/internal/docfields"
 )
 
 var binary string
@@ -141,33 +135,4 @@ func TestEnvironmentExpansion(t *testing.T) {
 	r := run(t, "-config", writeConfig(t, "[[inputs.oasis_node]]\naddress = \"${OASIS_NODE_SOCKET}\"\n"))
 	require.Equal(t, 1, r.exitCode)
 	require.Contains(t, r.stderr, `address "unix:relative.sock"`)
-}
-
-// Pointed at a real node, the binary prints line protocol holding every
-// field the plugin README documents.
-func TestOnceAgainstRealNode(t *testing.T) {
-	net := devnettest.Start(t, devnettest.Options{Validators: 1, BlockInterval: 500 * time.Millisecond, EpochBlocks: 10})
-	path := writeConfig(t, "[[inputs.oasis_node]]\naddress = \""+net.Address(0)+"\"\nnode_id = \""+net.Validators[0].NodeID+"\"\n")
-
-	r := run(t, "-config", path, "-once")
-	require.Equal(t, 0, r.exitCode, r.stderr)
-
-	parser := &influx.Parser{}
-	require.NoError(t, parser.Init())
-	metrics, err := parser.Parse([]byte(r.stdout))
-	require.NoError(t, err)
-	require.Len(t, metrics, 1)
-	m := metrics[0]
-	require.Equal(t, "oasis_node", m.Name())
-
-	documented, err := docfields.Fields("../../plugins/inputs/oasis_node/README.md")
-	require.NoError(t, err)
-	require.NotEmpty(t, documented)
-	for _, f := range documented {
-		_, ok := m.GetField(f)
-		require.True(t, ok, "field %q documented in the README is missing from %s", f, r.stdout)
-	}
-	for _, tag := range []string{"node_id", "entity_id", "chain_context"} {
-		require.True(t, m.HasTag(tag), "tag %s", tag)
-	}
 }

@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"fmt"
 	"math/big"
-	mrand "math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -12,6 +11,9 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/oasis-mission-control/oasis-mission-control/devnet/manifest"
+	"github.com/oasis-mission-control/oasis-mission-control/devnet/proc"
 
 	beacon "github.com/oasisprotocol/oasis-core/go/beacon/api"
 	"github.com/oasisprotocol/oasis-core/go/common/cbor"
@@ -70,25 +72,6 @@ func tokens(n int64) quantity.Quantity {
 	return q
 }
 
-// freePort picks a loopback port nobody listens on, below Linux's default
-// ephemeral range (32768-60999). Ports from that range are what the kernel
-// hands out for port 0 and for outgoing connections: a devnet port taken
-// from it was, in CI, taken by someone else between init and the node's
-// start (or a validator's restart) — "address already in use". Below the
-// range only another explicit choice can collide.
-func freePort() (int, error) {
-	for range 200 {
-		port := 20000 + mrand.IntN(12000)
-		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err != nil {
-			continue // taken; try another
-		}
-		_ = l.Close()
-		return port, nil
-	}
-	return 0, fmt.Errorf("no free loopback port in 20000-31999")
-}
-
 type member struct {
 	v        Validator
 	identity *identity.Identity
@@ -142,14 +125,14 @@ func Init(dir string, opts Options) (*Manifest, error) {
 	}
 	doc.SetChainContext()
 
-	m := &Manifest{
+	m := &Manifest{manifest.Manifest{
 		Dir:           dir,
 		ChainContext:  doc.ChainContext(),
 		GenesisFile:   genesisFile,
 		BlockInterval: opts.BlockInterval,
 		EpochBlocks:   opts.EpochBlocks,
 		TokenSymbol:   TokenSymbol,
-	}
+	}}
 	for _, mb := range members {
 		if err = writeNodeConfig(mb, members, genesisFile); err != nil {
 			return nil, fmt.Errorf("validator %d: node config: %w", mb.v.Index, err)
@@ -191,10 +174,10 @@ func newMember(dir string, index int) (*member, error) {
 		return nil, fmt.Errorf("rewriting entity: %w", err)
 	}
 
-	if mb.v.ConsensusPort, err = freePort(); err != nil {
+	if mb.v.ConsensusPort, err = proc.FreePort(); err != nil {
 		return nil, err
 	}
-	if mb.v.P2PPort, err = freePort(); err != nil {
+	if mb.v.P2PPort, err = proc.FreePort(); err != nil {
 		return nil, err
 	}
 	consKey := mb.identity.ConsensusSigner.Public()

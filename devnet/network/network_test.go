@@ -1,8 +1,10 @@
 package network
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"sort"
 	"testing"
 
 	"github.com/spf13/viper"
@@ -33,6 +35,13 @@ func TestInit(t *testing.T) {
 	loaded, err := LoadManifest(dir)
 	require.NoError(t, err)
 	require.Equal(t, m, loaded)
+	// The file has exactly the keys of the golden manifest its readers are
+	// tested against (manifest/testdata).
+	written, err := os.ReadFile(filepath.Join(dir, ManifestName))
+	require.NoError(t, err)
+	golden, err := os.ReadFile("../manifest/testdata/network.golden.json")
+	require.NoError(t, err)
+	require.Equal(t, jsonKeys(t, golden), jsonKeys(t, written))
 	seen := map[string]bool{}
 	for i, v := range m.Validators {
 		require.Equal(t, i, v.Index)
@@ -48,4 +57,34 @@ func TestInit(t *testing.T) {
 	require.ErrorContains(t, err, "not empty")
 	_, err = Init(t.TempDir(), Options{Validators: 0, BlockInterval: 1e9, EpochBlocks: 30})
 	require.ErrorContains(t, err, "validators must be at least 1")
+}
+
+// jsonKeys lists the object keys of a JSON document, with their paths
+// (array elements share their array's path).
+func jsonKeys(t *testing.T, raw []byte) []string {
+	t.Helper()
+	var doc any
+	require.NoError(t, json.Unmarshal(raw, &doc))
+	seen := map[string]bool{}
+	var walk func(path string, v any)
+	walk = func(path string, v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, child := range v {
+				seen[path+"."+k] = true
+				walk(path+"."+k, child)
+			}
+		case []any:
+			for _, child := range v {
+				walk(path+"[]", child)
+			}
+		}
+	}
+	walk("", doc)
+	keys := make([]string, 0, len(seen))
+	for k := range seen {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }

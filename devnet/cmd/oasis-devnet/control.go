@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/oasis-mission-control/oasis-mission-control/devnet/network"
+	"github.com/oasis-mission-control/oasis-mission-control/devnet/proc"
 )
 
 // Validators started with `start` run detached; their PID is kept in
@@ -73,21 +74,15 @@ func startValidator(m *network.Manifest, v network.Validator) error {
 }
 
 // stopValidator stops validator v: SIGTERM to its process group, SIGKILL
-// after 15 s. Stopping a validator that is not running is not an error.
+// after proc.StopGrace. Stopping a validator that is not running is not an error.
 func stopValidator(v network.Validator) error {
 	pid, ok := runningPID(v)
 	if !ok {
 		_ = os.Remove(pidFile(v))
 		return nil
 	}
-	_ = syscall.Kill(-pid, syscall.SIGTERM)
-	deadline := time.Now().Add(15 * time.Second)
-	for syscall.Kill(pid, 0) == nil {
-		if time.Now().After(deadline) {
-			_ = syscall.Kill(-pid, syscall.SIGKILL)
-			deadline = time.Now().Add(time.Hour)
-		}
-		time.Sleep(100 * time.Millisecond)
+	if err := proc.StopGroup(pid, proc.StopGrace+10*time.Second); err != nil {
+		return fmt.Errorf("validator %d: %w", v.Index, err)
 	}
 	return os.Remove(pidFile(v))
 }

@@ -100,7 +100,7 @@ func (o *OasisEntity) Gather(acc telegraf.Accumulator) error {
 		if err == nil {
 			err = errors.New("the node has no committed block yet")
 		}
-		acc.AddError(fmt.Errorf("oasis_entity: reading node status: %w", err))
+		acc.AddError(fmt.Errorf("reading node status: %w", err))
 		o.addDown(acc, now)
 		return nil
 	}
@@ -110,25 +110,25 @@ func (o *OasisEntity) Gather(acc telegraf.Accumulator) error {
 	if len(ids) == 0 {
 		id, err := o.client.OwnEntity(ctx, st)
 		if err != nil {
-			acc.AddError(fmt.Errorf("oasis_entity: finding the node's entity: %w", err))
+			acc.AddError(fmt.Errorf("finding the node's entity: %w", err))
 			o.addDown(acc, now)
 			return nil
 		}
 		ids = []signature.PublicKey{id}
 	}
 	if err := o.loadToken(ctx); err != nil {
-		acc.AddError(fmt.Errorf("oasis_entity: reading the token: %w", err))
+		acc.AddError(fmt.Errorf("reading the token: %w", err))
 		o.addDown(acc, now)
 		return nil
 	}
 	vals, err := o.client.Validators(ctx, height)
 	if err != nil {
-		acc.AddError(fmt.Errorf("oasis_entity: reading the validator set at height %d: %w", height, err))
+		acc.AddError(fmt.Errorf("reading the validator set at height %d: %w", height, err))
 		o.addDown(acc, now)
 		return nil
 	}
 	if err := o.loadRanks(ctx, vals, ids, height, epoch); err != nil {
-		acc.AddError(fmt.Errorf("oasis_entity: ranking validator entities by escrow: %w", err))
+		acc.AddError(fmt.Errorf("ranking validator entities by escrow: %w", err))
 	}
 	for _, id := range ids {
 		o.gatherEntity(ctx, acc, id, vals, height, epoch, now)
@@ -202,7 +202,7 @@ func (o *OasisEntity) gatherEntity(ctx context.Context, acc telegraf.Accumulator
 	tags := map[string]string{"entity_id": id.String(), "entity_address": addr.String(), "token": o.symbol}
 	fields := map[string]any{"up": int64(1)}
 	fail := func(what string, err error) {
-		acc.AddError(fmt.Errorf("oasis_entity: %s of entity %s: %w", what, id, err))
+		acc.AddError(fmt.Errorf("%s of entity %s: %w", what, id, err))
 		fields["up"] = int64(0)
 	}
 

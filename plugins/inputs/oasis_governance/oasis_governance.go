@@ -92,7 +92,7 @@ func (g *OasisGovernance) Gather(acc telegraf.Accumulator) error {
 		summaryTags["entity_id"] = g.entityID.String()
 	}
 	down := func(what string, err error) error {
-		acc.AddError(fmt.Errorf("oasis_governance: %s: %w", what, err))
+		acc.AddError(fmt.Errorf("%s: %w", what, err))
 		acc.AddFields(SummaryMeasurement, map[string]any{"up": int64(0)}, summaryTags, now)
 		return nil
 	}
@@ -130,7 +130,7 @@ func (g *OasisGovernance) Gather(acc telegraf.Accumulator) error {
 		fields := proposalFields(p, epoch)
 		votes, err := g.client.Votes(ctx, p.ID, height)
 		if err != nil {
-			acc.AddError(fmt.Errorf("oasis_governance: reading votes on proposal %d: %w", p.ID, err))
+			acc.AddError(fmt.Errorf("reading votes on proposal %d: %w", p.ID, err))
 			summary["up"] = int64(0)
 		} else {
 			counts := map[governance.Vote]int64{}
@@ -164,7 +164,7 @@ func (g *OasisGovernance) Gather(acc telegraf.Accumulator) error {
 
 	upgrades, err := g.client.PendingUpgrades(ctx, height)
 	if err != nil {
-		acc.AddError(fmt.Errorf("oasis_governance: reading pending upgrades: %w", err))
+		acc.AddError(fmt.Errorf("reading pending upgrades: %w", err))
 		summary["up"] = int64(0)
 	} else {
 		summary["pending_upgrades"] = int64(len(upgrades))

@@ -79,18 +79,18 @@ func (o *OasisNode) Gather(acc telegraf.Accumulator) error {
 
 	st, err := o.client.NodeStatus(ctx)
 	if err != nil {
-		acc.AddError(fmt.Errorf("oasis_node: reading node status: %w", err))
+		acc.AddError(fmt.Errorf("reading node status: %w", err))
 		o.addDown(acc, now)
 		return nil
 	}
 	if o.expectedID != nil && !st.Identity.Node.Equal(*o.expectedID) {
-		acc.AddError(fmt.Errorf("oasis_node: node_id: the node at %s is %s, not the configured %s",
+		acc.AddError(fmt.Errorf("node_id: the node at %s is %s, not the configured %s",
 			o.client.Target(), st.Identity.Node, o.expectedID))
 		o.addDown(acc, now)
 		return nil
 	}
 	if st.Consensus == nil {
-		acc.AddError(fmt.Errorf("oasis_node: node status from %s has no consensus section (mode %q)", o.client.Target(), st.Mode))
+		acc.AddError(fmt.Errorf("node status from %s has no consensus section (mode %q)", o.client.Target(), st.Mode))
 		o.addDown(acc, now)
 		return nil
 	}
@@ -101,7 +101,7 @@ func (o *OasisNode) Gather(acc telegraf.Accumulator) error {
 
 	synced, err := o.client.IsSynced(ctx)
 	if err != nil {
-		acc.AddError(fmt.Errorf("oasis_node: reading sync state: %w", err))
+		acc.AddError(fmt.Errorf("reading sync state: %w", err))
 		up = 0
 	} else {
 		fields["synced"] = boolInt(synced)
@@ -113,7 +113,7 @@ func (o *OasisNode) Gather(acc telegraf.Accumulator) error {
 	if !hasBlock(st) {
 		o.Log.Warnf("node at %s has no committed block yet; block and voting power fields left out", o.client.Target())
 	} else if validators, err := o.client.Validators(ctx, st.Consensus.LatestHeight); err != nil {
-		acc.AddError(fmt.Errorf("oasis_node: reading validator set at height %d: %w", st.Consensus.LatestHeight, err))
+		acc.AddError(fmt.Errorf("reading validator set at height %d: %w", st.Consensus.LatestHeight, err))
 		up = 0
 	} else {
 		var power int64 // not in the set: no voting power

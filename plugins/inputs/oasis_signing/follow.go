@@ -39,7 +39,7 @@ func (s *OasisSigning) run(ctx context.Context, acc telegraf.Accumulator) {
 		if ctx.Err() != nil {
 			return
 		}
-		acc.AddError(fmt.Errorf("oasis_signing: following blocks: %w (retrying in %s)", err, s.retryDelay))
+		acc.AddError(fmt.Errorf("following blocks: %w (retrying in %s)", err, s.retryDelay))
 		select {
 		case <-ctx.Done():
 		case <-time.After(s.retryDelay):
@@ -156,7 +156,7 @@ func (f *follower) reportSkip(from, to int64, why string) {
 	f.s.mu.Lock()
 	f.s.tracker.Skip(to)
 	f.s.mu.Unlock()
-	f.acc.AddError(fmt.Errorf("oasis_signing: heights %d to %d not counted: %s", from+1, to, why))
+	f.acc.AddError(fmt.Errorf("heights %d to %d not counted: %s", from+1, to, why))
 }
 
 // fetch gets and decodes blocks from..to concurrently, in height order. A

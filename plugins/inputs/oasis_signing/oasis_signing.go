@@ -153,7 +153,7 @@ func (s *OasisSigning) Gather(acc telegraf.Accumulator) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := statefile.Save(s.StateFile, s.tracker); err != nil {
-		acc.AddError(fmt.Errorf("oasis_signing: saving state to %s: %w", s.StateFile, err))
+		acc.AddError(fmt.Errorf("saving state to %s: %w", s.StateFile, err))
 	}
 	now := time.Now()
 	up := int64(0)

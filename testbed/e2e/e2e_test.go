@@ -12,9 +12,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/oasis-mission-control/oasis-mission-control/internal/devnettest"
 	"github.com/oasis-mission-control/oasis-mission-control/internal/docfields"
-	"github.com/oasis-mission-control/oasis-mission-control/internal/stacktest"
+	"github.com/oasis-mission-control/oasis-mission-control/testbed/devnettest"
+	"github.com/oasis-mission-control/oasis-mission-control/testbed/stacktest"
 )
 
 const bucket = `from(bucket: "telegraf/autogen")`
@@ -69,7 +69,7 @@ func TestPipeline(t *testing.T) {
 	// Every documented field of every plugin arrives in InfluxDB.
 	var documented []string
 	for _, p := range []string{"oasis_node", "oasis_signing", "oasis_entity", "oasis_governance"} {
-		f, err := docfields.Fields("../plugins/inputs/" + p + "/README.md")
+		f, err := docfields.Fields("../../plugins/inputs/" + p + "/README.md")
 		require.NoError(t, err)
 		documented = append(documented, f...)
 	}

@@ -1,4 +1,4 @@
-package oasis_node
+package oasis_node_test
 
 import (
 	"testing"
@@ -8,8 +8,9 @@ import (
 
 	"github.com/influxdata/telegraf/testutil"
 
-	"github.com/oasis-mission-control/oasis-mission-control/internal/devnettest"
 	"github.com/oasis-mission-control/oasis-mission-control/internal/nodeclient"
+	"github.com/oasis-mission-control/oasis-mission-control/plugins/inputs/oasis_node"
+	"github.com/oasis-mission-control/oasis-mission-control/testbed/devnettest"
 )
 
 // TestRealNode gathers twice from a real oasis-node validator (one-validator
@@ -18,7 +19,7 @@ func TestRealNode(t *testing.T) {
 	net := devnettest.Start(t, devnettest.Options{Validators: 1, BlockInterval: 500 * time.Millisecond, EpochBlocks: 10})
 	v := net.Validators[0]
 
-	p := &OasisNode{Config: nodeclient.Config{Address: net.Address(0)}, NodeID: v.NodeID, Log: testutil.Logger{}}
+	p := &oasis_node.OasisNode{Config: nodeclient.Config{Address: net.Address(0)}, NodeID: v.NodeID, Log: testutil.Logger{}}
 	require.NoError(t, p.Init())
 	defer p.Stop()
 
@@ -43,7 +44,7 @@ func TestRealNode(t *testing.T) {
 	require.Equal(t, net.ChainContext, second.Tags["chain_context"])
 }
 
-func gatherOne(t *testing.T, p *OasisNode) *testutil.Metric {
+func gatherOne(t *testing.T, p *oasis_node.OasisNode) *testutil.Metric {
 	t.Helper()
 	var acc testutil.Accumulator
 	require.NoError(t, p.Gather(&acc))

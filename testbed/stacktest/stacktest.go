@@ -6,6 +6,7 @@ package stacktest
 
 import (
 	"context"
+	"github.com/oasis-mission-control/oasis-mission-control/devnet/proc"
 	"path/filepath"
 	"runtime"
 	"sync"
@@ -14,7 +15,8 @@ import (
 
 	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
 
-	"github.com/oasis-mission-control/oasis-mission-control/internal/nativestack"
+	"github.com/oasis-mission-control/oasis-mission-control/testbed/devnettest"
+	"github.com/oasis-mission-control/oasis-mission-control/testbed/nativestack"
 )
 
 var (
@@ -31,6 +33,7 @@ func repoRoot() string {
 // Bins builds (once per test binary) the stack's binaries.
 func Bins(t testing.TB) string {
 	t.Helper()
+	devnettest.SkipIfShort(t)
 	binOnce.Do(func() { binDir, binErr = nativestack.Bins(repoRoot()) })
 	if binErr != nil {
 		t.Fatal(binErr)
@@ -47,7 +50,7 @@ type Influx struct {
 // StartInflux starts a bootstrapped influxd (auth on, database and users made).
 func StartInflux(t testing.TB) *Influx {
 	t.Helper()
-	port, err := nativestack.FreePort()
+	port, err := proc.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +101,7 @@ func (in *Influx) Flux(t testing.TB, query string) []map[string]any {
 
 // StartTelegraf runs telegraf with the repository's telegraf.conf against
 // the node socket and in, gathering every interval.
-func StartTelegraf(t testing.TB, in *Influx, socket string, interval time.Duration, extraEnv ...string) *nativestack.Process {
+func StartTelegraf(t testing.TB, in *Influx, socket string, interval time.Duration, extraEnv ...string) *proc.Process {
 	t.Helper()
 	p, err := nativestack.NewTelegraf(repoRoot(), Bins(t), in.Influx, nativestack.TelegrafOptions{
 		Socket: socket, Interval: interval, StateDir: t.TempDir(), Env: extraEnv,

@@ -1,7 +1,8 @@
 // Package devnettest runs a local network of real oasis-node validators for
 // integration tests. It builds and drives the oasis-devnet command from the
 // repository's devnet/ module, which needs oasis-core's replace lines (and
-// Debian's libseccomp-dev and pkg-config); this module keeps none.
+// Debian's libseccomp-dev and pkg-config), and reads its manifest with that
+// module's manifest package.
 //
 // A test that needs a real node calls Start. A missing prerequisite (Go
 // toolchain, C library) fails the test: integration tests never skip.
@@ -9,7 +10,6 @@ package devnettest
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -20,31 +20,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/oasis-mission-control/oasis-mission-control/internal/nativestack"
+	"github.com/oasis-mission-control/oasis-mission-control/devnet/manifest"
+	"github.com/oasis-mission-control/oasis-mission-control/devnet/proc"
 	"github.com/oasis-mission-control/oasis-mission-control/internal/nodeclient"
 )
 
-// Validator is one validator of a running devnet, as the devnet's manifest
-// (network.json) describes it.
-type Validator struct {
-	Index            int    `json:"index"`
-	NodeID           string `json:"node_id"`
-	EntityID         string `json:"entity_id"`
-	EntityAddress    string `json:"entity_address"`
-	ConsensusKey     string `json:"consensus_key"`
-	ConsensusAddress string `json:"consensus_address"`
-	DataDir          string `json:"data_dir"`
-	Socket           string `json:"socket"`
-}
-
-// Manifest is the part of the devnet's network.json tests use.
-type Manifest struct {
-	Dir          string      `json:"dir"`
-	ChainContext string      `json:"chain_context"`
-	EpochBlocks  int64       `json:"epoch_blocks"`
-	TokenSymbol  string      `json:"token_symbol"`
-	Validators   []Validator `json:"validators"`
-}
+// Validator is one validator of a running devnet, as the devnet's
+// manifest (network.json) describes it.
+type Validator = manifest.Validator
 
 // Options shape the network a test starts.
 type Options struct {
@@ -55,11 +38,11 @@ type Options struct {
 
 // Net is a running devnet.
 type Net struct {
-	Manifest
+	manifest.Manifest
 	bin   string
 	t     testing.TB
 	mu    sync.Mutex
-	procs map[int]*nativestack.Process
+	procs map[int]*proc.Process
 }
 
 var (
@@ -78,6 +61,7 @@ func repoRoot() string {
 // a rebuild of unchanged sources quick) and returns its path.
 func Binary(t testing.TB) string {
 	t.Helper()
+	SkipIfShort(t)
 	buildOnce.Do(func() {
 		root := repoRoot()
 		binPath = filepath.Join(root, "bin", "oasis-devnet")
@@ -114,7 +98,7 @@ func Start(t testing.TB, opts Options) *Net {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := &Net{bin: bin, t: t, procs: map[int]*nativestack.Process{}}
+	n := &Net{bin: bin, t: t, procs: map[int]*proc.Process{}}
 	t.Cleanup(func() {
 		n.StopAll()
 		if t.Failed() {
@@ -131,9 +115,11 @@ func Start(t testing.TB, opts Options) *Net {
 	if err != nil {
 		t.Fatalf("oasis-devnet init: %v %s", err, stderrOf(err))
 	}
-	if err := decodeManifest(out, &n.Manifest); err != nil {
-		t.Fatal(err)
+	m, err := manifest.Decode(out)
+	if err != nil {
+		t.Fatalf("decoding oasis-devnet init output: %v\n%s", err, out)
 	}
+	n.Manifest = *m
 	for i := range n.Validators {
 		n.StartValidator(i)
 	}
@@ -150,7 +136,7 @@ func (n *Net) StartValidator(i int) {
 	defer n.mu.Unlock()
 	p, ok := n.procs[i]
 	if !ok {
-		p = nativestack.NewProcess(fmt.Sprintf("validator %d", i),
+		p = proc.New(fmt.Sprintf("validator %d", i),
 			filepath.Join(n.Dir, fmt.Sprintf("validator-%d.out", i)), nil,
 			n.bin, "node", "-dir", n.Dir, "-index", strconv.Itoa(i))
 		n.procs[i] = p
@@ -225,13 +211,6 @@ func (n *Net) WaitForHeight(i int, height int64, timeout time.Duration) int64 {
 	return 0
 }
 
-func decodeManifest(raw []byte, m *Manifest) error {
-	if err := json.Unmarshal(raw, m); err != nil {
-		return fmt.Errorf("decoding oasis-devnet init output: %w\n%s", err, raw)
-	}
-	return nil
-}
-
 func stderrOf(err error) string {
 	if ee, ok := err.(*exec.ExitError); ok {
 		return string(ee.Stderr)
@@ -257,6 +236,7 @@ func (n *Net) pids() []int {
 // work) and returns the binary's path.
 func BuildCommand(t testing.TB, pkg string) string {
 	t.Helper()
+	SkipIfShort(t)
 	path := filepath.Join(t.TempDir(), filepath.Base(pkg))
 	cmd := exec.Command("go", "build", "-o", path, pkg)
 	cmd.Dir = repoRoot()
@@ -264,4 +244,15 @@ func BuildCommand(t testing.TB, pkg string) string {
 		t.Fatalf("building %s: %v\n%s", pkg, err, out)
 	}
 	return path
+}
+
+// SkipIfShort skips an integration test under -short, Telegraf's
+// convention for its fast loop (make test-unit). It is the only skip an
+// integration test has: make test and CI never pass -short, and there a
+// missing prerequisite fails the test.
+func SkipIfShort(t testing.TB) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("integration test (real devnet or stack): skipped under -short; make test runs it")
+	}
 }

@@ -1,4 +1,4 @@
-package oasis_signing
+package oasis_signing_test
 
 import (
 	"bufio"
@@ -21,8 +21,9 @@ import (
 	"github.com/influxdata/telegraf/plugins/parsers/influx"
 	"github.com/oasisprotocol/oasis-core/go/common/cbor"
 
-	"github.com/oasis-mission-control/oasis-mission-control/internal/devnettest"
 	"github.com/oasis-mission-control/oasis-mission-control/internal/nodeclient"
+	"github.com/oasis-mission-control/oasis-mission-control/plugins/inputs/oasis_signing"
+	"github.com/oasis-mission-control/oasis-mission-control/testbed/devnettest"
 )
 
 // pluginProcess is oasis-telegraf running oasis_signing as Telegraf runs it:
@@ -83,7 +84,7 @@ func (p *pluginProcess) latestSummary() telegraf.Metric {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for i := len(p.lines) - 1; i >= 0; i-- {
-		if p.lines[i].Name() == SummaryMeasurement {
+		if p.lines[i].Name() == oasis_signing.SummaryMeasurement {
 			if _, ok := p.lines[i].GetField("last_height"); ok {
 				return p.lines[i]
 			}
@@ -98,7 +99,7 @@ func (p *pluginProcess) summaries() int {
 	defer p.mu.Unlock()
 	n := 0
 	for _, m := range p.lines {
-		if m.Name() == SummaryMeasurement {
+		if m.Name() == oasis_signing.SummaryMeasurement {
 			n++
 		}
 	}
@@ -114,7 +115,7 @@ func (p *pluginProcess) summary(t *testing.T, minHeight int64) telegraf.Metric {
 		_, _ = p.stdin.Write([]byte("\n"))
 		time.Sleep(300 * time.Millisecond)
 		for _, m := range p.metrics() {
-			if m.Name() != SummaryMeasurement {
+			if m.Name() != oasis_signing.SummaryMeasurement {
 				continue
 			}
 			if h, ok := m.GetField("last_height"); ok && h.(int64) >= minHeight {
@@ -224,7 +225,7 @@ func TestExactAcrossKillAndRestart(t *testing.T) {
 	// the lowest per-height point.
 	start := last
 	for _, m := range first.metrics() {
-		if m.Name() == BlockMeasurement {
+		if m.Name() == oasis_signing.BlockMeasurement {
 			start = min(start, m.Fields()["height"].(int64)-1)
 		}
 	}
@@ -243,7 +244,7 @@ func TestExactAcrossKillAndRestart(t *testing.T) {
 	// repeats the identical point, which InfluxDB stores once).
 	perHeight := map[int64]telegraf.Metric{}
 	for _, m := range append(first.metrics(), second.metrics()...) {
-		if m.Name() != BlockMeasurement {
+		if m.Name() != oasis_signing.BlockMeasurement {
 			continue
 		}
 		height := m.Fields()["height"].(int64)

@@ -21,7 +21,7 @@ import (
 
 	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
 
-	"github.com/oasis-mission-control/oasis-mission-control/internal/nativestack"
+	"github.com/oasis-mission-control/oasis-mission-control/testbed/nativestack"
 )
 
 func main() {
@@ -36,7 +36,7 @@ func main() {
 }
 
 func run(duration time.Duration, port int, keep bool) error {
-	repo, err := os.Getwd()
+	repo, err := repoRoot()
 	if err != nil {
 		return err
 	}
@@ -155,4 +155,26 @@ func printSummary(client influxdb2.Client) {
 	}
 	fmt.Printf("%s  node up=%v synced=%v height=%v | signing uptime(100)=%v signed=%v missed=%v | registration epochs left=%v\n",
 		time.Now().Format("15:04:05"), v["up"], v["synced"], v["latest_height"], v["uptime_100"], v["signed_total"], v["missed_total"], v["registration_epochs_left"])
+}
+
+// repoRoot is the checkout the demo runs from: the nearest directory at or
+// above the working directory that holds telegraf.conf and testbed/ (make
+// demo runs it in testbed/; go run from the root works too).
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "telegraf.conf")); err == nil {
+			if _, err := os.Stat(filepath.Join(dir, "testbed", "go.mod")); err == nil {
+				return dir, nil
+			}
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("not inside an Oasis Mission Control checkout (no telegraf.conf and testbed/ above %s)", dir)
+		}
+		dir = parent
+	}
 }

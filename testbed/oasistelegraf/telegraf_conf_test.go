@@ -1,10 +1,11 @@
-package main
+package oasistelegraf
 
 import (
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/influxdata/telegraf"
@@ -24,7 +25,7 @@ import (
 	_ "github.com/influxdata/telegraf/plugins/outputs/health"
 	_ "github.com/influxdata/telegraf/plugins/outputs/influxdb"
 
-	"github.com/oasis-mission-control/oasis-mission-control/internal/devnettest"
+	"github.com/oasis-mission-control/oasis-mission-control/testbed/devnettest"
 )
 
 // The repository's telegraf.conf, loaded by Telegraf's own config loader,
@@ -34,7 +35,7 @@ func TestTelegrafConfRunsThePluginThroughExecd(t *testing.T) {
 	net := devnettest.Start(t, devnettest.Options{Validators: 1, BlockInterval: 500 * time.Millisecond, EpochBlocks: 10})
 	repo, err := filepath.Abs("../..")
 	require.NoError(t, err)
-	t.Setenv("OASIS_TELEGRAF_BIN", binary)
+	t.Setenv("OASIS_TELEGRAF_BIN", devnettest.BuildCommand(t, "./cmd/oasis-telegraf"))
 	t.Setenv("OASIS_CONFIG_DIR", filepath.Join(repo, "telegraf"))
 	t.Setenv("OASIS_NODE_SOCKET", net.Address(0))
 	t.Setenv("INFLUX_PASSWORD", "not-used-here")
@@ -55,16 +56,16 @@ func TestTelegrafConfRunsThePluginThroughExecd(t *testing.T) {
 			require.NoError(t, in.Start(&acc))
 			defer in.Stop()
 			var got telegraf.Metric
-			require.Eventually(t, func() bool {
-				require.NoError(t, in.Gather(&acc))
+			require.EventuallyWithT(t, func(c *assert.CollectT) {
+				require.NoError(c, in.Gather(&acc))
 				for _, m := range acc.GetTelegrafMetrics() {
 					if up, ok := m.GetField("up"); ok && up == int64(1) {
 						got = m
-						return true
+						return
 					}
 				}
-				return false
-			}, 30*time.Second, 500*time.Millisecond, "errors: %v", acc.Errors)
+				assert.Fail(c, "no point with up=1 yet", "errors: %v", acc.Errors)
+			}, 30*time.Second, 500*time.Millisecond)
 			seen[got.Name()] = true
 			// Each plugin reports on the node (or its entity) at the socket.
 			if id, ok := got.GetTag("node_id"); ok {

@@ -1,4 +1,4 @@
-package oasis_governance
+package oasis_governance_test
 
 import (
 	"strconv"
@@ -9,8 +9,9 @@ import (
 
 	"github.com/influxdata/telegraf/testutil"
 
-	"github.com/oasis-mission-control/oasis-mission-control/internal/devnettest"
 	"github.com/oasis-mission-control/oasis-mission-control/internal/nodeclient"
+	"github.com/oasis-mission-control/oasis-mission-control/plugins/inputs/oasis_governance"
+	"github.com/oasis-mission-control/oasis-mission-control/testbed/devnettest"
 )
 
 // A real proposal appears with its close epoch; after our entity votes,
@@ -18,7 +19,7 @@ import (
 func TestDevnetProposalAndVote(t *testing.T) {
 	net := devnettest.Start(t, devnettest.Options{Validators: 4, BlockInterval: 300 * time.Millisecond, EpochBlocks: 20})
 	// The plugin watches validator 2's own entity (no entity_id set).
-	p := &OasisGovernance{Config: nodeclient.Config{Address: net.Address(2)}, Log: testutil.Logger{}}
+	p := &oasis_governance.OasisGovernance{Config: nodeclient.Config{Address: net.Address(2)}, Log: testutil.Logger{}}
 	require.NoError(t, p.Init())
 	defer p.Stop()
 
@@ -30,7 +31,7 @@ func TestDevnetProposalAndVote(t *testing.T) {
 		require.Eventually(t, func() bool {
 			acc = gather(t, p)
 			require.Empty(t, acc.Errors)
-			prop = points(acc, ProposalMeasurement)[strconv.FormatUint(id, 10)]
+			prop = points(acc, oasis_governance.ProposalMeasurement)[strconv.FormatUint(id, 10)]
 			return prop != nil && until(prop)
 		}, 20*time.Second, 200*time.Millisecond, "proposal %d as expected", id)
 		return acc, prop
@@ -45,12 +46,29 @@ func TestDevnetProposalAndVote(t *testing.T) {
 	// The devnet's voting period is 5 epochs.
 	require.Equal(t, prop.Fields["created_epoch"].(int64)+5, prop.Fields["closes_epoch"])
 	require.Equal(t, int64(0), prop.Fields["voted"])
-	sum := points(acc, SummaryMeasurement)[""]
+	sum := points(acc, oasis_governance.SummaryMeasurement)[""]
 	require.Equal(t, int64(1), sum.Fields["active_proposals_not_voted"])
 
 	net.Vote(2, id, "no")
 	acc, prop = proposal(id, func(m *testutil.Metric) bool { return m.Fields["voted"] == int64(1) })
 	require.Equal(t, "no", prop.Fields["vote"])
 	require.Equal(t, int64(1), prop.Fields["votes_no"])
-	require.Equal(t, int64(0), points(acc, SummaryMeasurement)[""].Fields["active_proposals_not_voted"])
+	require.Equal(t, int64(0), points(acc, oasis_governance.SummaryMeasurement)[""].Fields["active_proposals_not_voted"])
+}
+
+func gather(t *testing.T, p *oasis_governance.OasisGovernance) *testutil.Accumulator {
+	t.Helper()
+	var acc testutil.Accumulator
+	require.NoError(t, p.Gather(&acc))
+	return &acc
+}
+
+func points(acc *testutil.Accumulator, measurement string) map[string]*testutil.Metric {
+	out := map[string]*testutil.Metric{}
+	for _, m := range acc.Metrics {
+		if m.Measurement == measurement {
+			out[m.Tags["proposal_id"]+m.Tags["handler"]] = m
+		}
+	}
+	return out
 }

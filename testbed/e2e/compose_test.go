@@ -19,8 +19,8 @@ func loadCompose(t *testing.T, env map[string]string) (*types.Project, error) {
 	for k, v := range env {
 		pairs = append(pairs, k+"="+v)
 	}
-	opts, err := cli.NewProjectOptions([]string{"../docker-compose.yml"},
-		cli.WithWorkingDirectory(".."),
+	opts, err := cli.NewProjectOptions([]string{"../../docker-compose.yml"},
+		cli.WithWorkingDirectory("../.."),
 		cli.WithEnv(pairs),
 		cli.WithName("oasis-mission-control"),
 	)
@@ -30,7 +30,7 @@ func loadCompose(t *testing.T, env map[string]string) (*types.Project, error) {
 
 // operatorEnv is a filled-in .env: every key of .env.example, with values.
 func operatorEnv(t *testing.T) map[string]string {
-	raw, err := os.ReadFile("../.env.example")
+	raw, err := os.ReadFile("../../.env.example")
 	require.NoError(t, err)
 	env := map[string]string{}
 	for _, line := range strings.Split(string(raw), "\n") {

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/oasis-mission-control/oasis-mission-control/internal/dashboards"
-	"github.com/oasis-mission-control/oasis-mission-control/internal/stacktest"
+	"github.com/oasis-mission-control/oasis-mission-control/testbed/stacktest"
 )
 
 // grafanaMacros expands what Grafana's InfluxDB data source expands before

@@ -16,18 +16,18 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/oasis-mission-control/oasis-mission-control/internal/devnettest"
-	"github.com/oasis-mission-control/oasis-mission-control/internal/nativestack"
-	"github.com/oasis-mission-control/oasis-mission-control/internal/stacktest"
+	"github.com/oasis-mission-control/oasis-mission-control/testbed/devnettest"
+	"github.com/oasis-mission-control/oasis-mission-control/testbed/nativestack"
+	"github.com/oasis-mission-control/oasis-mission-control/testbed/stacktest"
 )
 
 // The alert tests (alerting/) replay series recorded here: the devnet ->
 // Telegraf -> InfluxDB pipeline while faults are made on the devnet. Set
-// OASIS_RECORD_DIR=alerting/testdata/devnet (absolute, or relative to e2e/)
+// OASIS_RECORD_DIR=alerting/testdata/devnet (absolute, or relative to testbed/e2e/)
 // to write a new recording; without it the run still makes every fault,
 // checks it reached InfluxDB, and checks that the committed recording has
 // no measurement or field the pipeline no longer writes.
-const recordingDir = "../alerting/testdata/devnet"
+const recordingDir = "../../alerting/testdata/devnet"
 
 // recordedMeasurements are what the alerts read; the other system inputs
 // are left out to keep the recording small.
@@ -69,7 +69,7 @@ func TestRecordAlertSeries(t *testing.T) {
 	// of a node that is down is what the alerts on it read.
 	confDir := t.TempDir()
 	for _, p := range []string{"oasis_node", "oasis_signing", "oasis_entity", "oasis_governance"} {
-		b, err := os.ReadFile(filepath.Join("..", "telegraf", p+".conf"))
+		b, err := os.ReadFile(filepath.Join("..", "..", "telegraf", p+".conf"))
 		require.NoError(t, err)
 		if p == "oasis_entity" {
 			b = append(b, fmt.Sprintf("  entity_ids = [%q, %q]\n", net.Validators[0].EntityID, net.Validators[3].EntityID)...)

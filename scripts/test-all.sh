@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Runs every check of every module and reports all failures at the end: a
+# failing module does not hide the others' results. `make test` (the
+# README's command, and CI) runs this; `make test-unit` is the fast tier.
+#   scripts/test-all.sh          everything: unit, integration, end to end
+#   scripts/test-all.sh -short   the fast tier: unit and fake-node tests only
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+short=""
+if [ "${1:-}" = "-short" ]; then short="-short"; fi
+
+# The four modules: the product (what `go install` fetches), the devnet (real
+# oasis-node validators), the alerting engine (Kapacitor 1.7.5) and the test
+# bed (fake-free integration and end-to-end tests, the demo).
+modules=(. devnet alerting testbed)
+failed=()
+step() { # name command...
+  local name=$1; shift
+  echo "=== $name"
+  local start=$SECONDS
+  if "$@"; then
+    echo "--- ok   $name ($((SECONDS - start)) s)"
+  else
+    echo "--- FAIL $name ($((SECONDS - start)) s)"
+    failed+=("$name")
+  fi
+}
+in_module() { local dir=$1; shift; (cd "$dir" && "$@"); }
+gofmt_clean() { local out; out=$(gofmt -l "$1"); [ -z "$out" ] || { echo "not gofmt'd:"; echo "$out"; return 1; }; }
+
+if [ -z "$short" ]; then
+  for m in "${modules[@]}"; do
+    step "tidy $m" in_module "$m" go mod tidy -diff
+  done
+  step "gofmt" gofmt_clean .
+  for m in "${modules[@]}"; do
+    step "vet $m" in_module "$m" go vet ./...
+  done
+  for m in "${modules[@]}"; do
+    step "test $m" in_module "$m" go test -count=1 -timeout 30m ./...
+  done
+else
+  # The fast tier builds no other binary and starts no devnet, InfluxDB or
+  # Telegraf: the product's unit and fake-node tests, the devnet's manifest,
+  # process and genesis tests, and the alerting checks that need no replay.
+  step "test -short ." in_module . go test -short -count=1 ./...
+  step "test -short devnet" in_module devnet go test -short -count=1 ./manifest ./proc ./network
+  step "test -short alerting" in_module alerting go test -short -count=1 ./...
+fi
+
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "FAILED: ${failed[*]}"
+  exit 1
+fi
+echo "all passed"
