@@ -103,7 +103,7 @@ func TestEveryFieldIsDocumented(t *testing.T) {
 			for _, q := range p.Queries {
 				if plugin, ours := pluginOf[q.Measurement]; ours {
 					readme := filepath.Join(repo, "plugins", "inputs", plugin, "README.md")
-					fields, err := docfields.Fields(readme)
+					fields, err := docfields.Fields(readme, q.Measurement)
 					if err != nil {
 						t.Fatal(err)
 					}

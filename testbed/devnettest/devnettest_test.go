@@ -17,6 +17,7 @@ import (
 
 	"github.com/oasis-mission-control/oasis-mission-control/internal/blockmeta"
 	"github.com/oasis-mission-control/oasis-mission-control/internal/nodeclient"
+	"github.com/oasis-mission-control/oasis-mission-control/testbed/wait"
 )
 
 var ctx = context.Background()
@@ -57,8 +58,8 @@ func TestFourValidatorsStopAndRestart(t *testing.T) {
 
 	// Pace: about one block per interval (CometBFT adds a little per round).
 	h0, t0 := latestHeight(t, c), time.Now()
-	time.Sleep(10 * time.Second)
-	h1, t1 := latestHeight(t, c), time.Now()
+	h1 := net.WaitForHeight(0, h0+10, 30*interval)
+	t1 := time.Now()
 	perBlock := t1.Sub(t0) / time.Duration(h1-h0)
 	t.Logf("%d blocks in %s: %s per block", h1-h0, t1.Sub(t0).Round(time.Millisecond), perBlock.Round(time.Millisecond))
 	require.InDelta(t, interval.Seconds(), perBlock.Seconds(), 0.5*interval.Seconds())
@@ -81,7 +82,7 @@ func TestFourValidatorsStopAndRestart(t *testing.T) {
 
 	net.StartValidator(3)
 	restartedAt := latestHeight(t, c)
-	require.Eventually(t, func() bool {
+	wait.Until(t, func() bool {
 		h := latestHeight(t, c)
 		return h > restartedAt && decodeBlock(t, c, h).Signed(addr3)
 	}, 60*time.Second, 500*time.Millisecond, "validator 3 signs again after restart")

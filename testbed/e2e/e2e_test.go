@@ -6,7 +6,6 @@ package e2e
 import (
 	"fmt"
 	"sort"
-	"strings"
 	"testing"
 	"time"
 
@@ -15,23 +14,21 @@ import (
 	"github.com/oasis-mission-control/oasis-mission-control/internal/docfields"
 	"github.com/oasis-mission-control/oasis-mission-control/testbed/devnettest"
 	"github.com/oasis-mission-control/oasis-mission-control/testbed/stacktest"
+	"github.com/oasis-mission-control/oasis-mission-control/testbed/wait"
 )
 
 const bucket = `from(bucket: "telegraf/autogen")`
 
-// documented fields that only appear in situations this run does not make:
-// no commission schedule, no scheduled upgrade, no cancel/parameter proposal.
+// Documented fields that appear only in situations this run does not
+// make, by measurement and field ("measurement.*": the whole measurement).
 var situational = map[string]string{
-	"commission_next_rate":        "no commission schedule on the devnet",
-	"commission_next_epoch":       "no commission schedule on the devnet",
-	"commission_next_epochs_left": "no commission schedule on the devnet",
-	"next_upgrade_epochs_left":    "the proposal does not pass during the test",
-	"epoch":                       "listed for oasis_governance_upgrade too; no scheduled upgrade",
-	"target_consensus_version":    "no scheduled upgrade",
-	"target_runtime_host_version": "no scheduled upgrade",
-	"epochs_left":                 "listed for oasis_governance_upgrade too; checked on the proposal below",
-	"cancels_proposal_id":         "no cancel-upgrade proposal",
-	"parameters_module":           "no change-parameters proposal",
+	"oasis_entity.commission_next_rate":             "no commission schedule on the devnet",
+	"oasis_entity.commission_next_epoch":            "no commission schedule on the devnet",
+	"oasis_entity.commission_next_epochs_left":      "no commission schedule on the devnet",
+	"oasis_governance.next_upgrade_epochs_left":     "the proposal does not pass during the test",
+	"oasis_governance_upgrade.*":                    "no scheduled upgrade",
+	"oasis_governance_proposal.cancels_proposal_id": "no cancel-upgrade proposal",
+	"oasis_governance_proposal.parameters_module":   "no change-parameters proposal",
 }
 
 // fieldsIn returns measurement -> field -> last value, for oasis_* and the
@@ -66,35 +63,32 @@ func TestPipeline(t *testing.T) {
 	id := net.ProposeUpgrade(1)
 	net.Vote(0, id, "yes")
 
-	// Every documented field of every plugin arrives in InfluxDB.
-	var documented []string
+	// Every documented field of every plugin arrives in InfluxDB, under
+	// its own measurement.
+	var documented []docfields.Field
 	for _, p := range []string{"oasis_node", "oasis_signing", "oasis_entity", "oasis_governance"} {
-		f, err := docfields.Fields("../../plugins/inputs/" + p + "/README.md")
+		f, err := docfields.Read("../../plugins/inputs/" + p + "/README.md")
 		require.NoError(t, err)
 		documented = append(documented, f...)
 	}
 	var got map[string]map[string]any
 	missing := func() []string {
 		got = fieldsIn(t, in)
-		have := map[string]bool{}
-		for m, fs := range got {
-			if strings.HasPrefix(m, "oasis_") {
-				for f := range fs {
-					have[f] = true
-				}
-			}
-		}
 		var miss []string
 		for _, f := range documented {
-			if _, skip := situational[f]; !skip && !have[f] {
-				miss = append(miss, f)
+			_, field := situational[f.String()]
+			_, measurement := situational[f.Measurement+".*"]
+			if _, ok := got[f.Measurement][f.Name]; !ok && !field && !measurement {
+				miss = append(miss, f.String())
 			}
 		}
 		sort.Strings(miss)
 		return miss
 	}
-	require.Eventually(t, func() bool { return len(missing()) == 0 }, 2*time.Minute, 2*time.Second,
-		"documented fields never reached InfluxDB: %v", missing())
+	wait.Value(t, func() (bool, string) {
+		miss := missing()
+		return len(miss) == 0, fmt.Sprint("missing ", miss)
+	}, 2*time.Minute, 2*time.Second, "every documented field reaches InfluxDB")
 
 	// Plausible values.
 	node := got["oasis_node"]
@@ -112,12 +106,12 @@ func TestPipeline(t *testing.T) {
 	require.Contains(t, got["oasis_governance_proposal"], "epochs_left")
 	// The vote lands in the gather after the vote's transaction (a gather
 	// may have seen the proposal before it: vote "").
-	require.Eventually(t, func() bool {
+	wait.Until(t, func() bool {
 		return fieldsIn(t, in)["oasis_governance_proposal"]["vote"] == "yes"
 	}, 30*time.Second, time.Second, "our vote reaches InfluxDB")
 	// System inputs: cpu reports from its second gather on.
 	systemInputs := []string{"cpu", "mem", "disk", "diskio", "net", "system", "processes", "procstat"}
-	require.Eventually(t, func() bool {
+	wait.Until(t, func() bool {
 		got := fieldsIn(t, in)
 		for _, m := range systemInputs {
 			if len(got[m]) == 0 {
@@ -136,7 +130,7 @@ func TestPipeline(t *testing.T) {
 	// A stopped validator shows up as missed heights in InfluxDB.
 	net.StopValidator(3)
 	addr3 := net.Validators[3].ConsensusAddress
-	require.Eventually(t, func() bool {
+	wait.Until(t, func() bool {
 		rows := in.Flux(t, bucket+` |> range(start: -1h)
 			|> filter(fn: (r) => r._measurement == "oasis_signing" and r._field == "missed_total" and r.consensus_address == "`+addr3+`")
 			|> last()`)
@@ -151,7 +145,7 @@ func TestPipeline(t *testing.T) {
 	time.Sleep(time.Minute)
 	in.Start()
 	var after int64
-	require.Eventually(t, func() bool {
+	wait.Until(t, func() bool {
 		after = lastBlockHeight(t, in)
 		return after > before+40 // ~a minute of 0.5 s blocks, plus the flush
 	}, 2*time.Minute, 2*time.Second)

@@ -19,6 +19,7 @@ import (
 	"github.com/oasis-mission-control/oasis-mission-control/testbed/devnettest"
 	"github.com/oasis-mission-control/oasis-mission-control/testbed/nativestack"
 	"github.com/oasis-mission-control/oasis-mission-control/testbed/stacktest"
+	"github.com/oasis-mission-control/oasis-mission-control/testbed/wait"
 )
 
 // The alert tests (alerting/) replay series recorded here: the devnet ->
@@ -107,7 +108,7 @@ func TestRecordAlertSeries(t *testing.T) {
 	}
 
 	// Healthy: every plugin up, all four validators signing and registered.
-	require.Eventually(t, func() bool {
+	wait.Until(t, func() bool {
 		return last("oasis_entity_node", "registration_epochs_left", "node_id", ev.DownNodeID) != nil &&
 			last("oasis_signing", "signed_total", "consensus_address", ev.DownConsensusAddr) != nil &&
 			last("oasis_governance", "up", "entity_id", ev.OwnEntityID) == int64(1)
@@ -125,19 +126,19 @@ func TestRecordAlertSeries(t *testing.T) {
 	net.StopValidator(3)
 	ev.ProposalSubmitted = time.Now().UnixNano()
 	ev.ProposalID = net.ProposeUpgrade(ev.ProposalSubmitter)
-	require.Eventually(t, func() bool {
+	wait.Until(t, func() bool {
 		return last("oasis_entity_node", "expired", "node_id", ev.DownNodeID) == int64(1) &&
 			last("oasis_entity", "in_validator_set", "entity_id", ev.DownEntityID) == int64(0)
 	}, 4*time.Minute, time.Second, "validator 3's registration expires and its entity leaves the set")
 	// Back: it registers again and is elected at the next epoch.
 	ev.Validator3Started = time.Now().UnixNano()
 	net.StartValidator(3)
-	require.Eventually(t, func() bool {
+	wait.Until(t, func() bool {
 		return last("oasis_entity", "in_validator_set", "entity_id", ev.DownEntityID) == int64(1) &&
 			last("oasis_signing", "consecutive_missed", "consensus_address", ev.DownConsensusAddr) == int64(0)
 	}, 4*time.Minute, time.Second, "validator 3 is back in the set and signing")
 	// The proposal closes (voting period: 5 epochs).
-	require.Eventually(t, func() bool {
+	wait.Until(t, func() bool {
 		rows := in.Flux(t, bucket+` |> range(start: -1h)
 			|> filter(fn: (r) => r._measurement == "oasis_governance_proposal" and r._field == "state")
 			|> last()`)
@@ -152,12 +153,12 @@ func TestRecordAlertSeries(t *testing.T) {
 	require.Equal(t, int64(0), last("oasis_node", "up", "node_id", ev.OwnNodeID), "node down shows as up=0")
 	ev.Validator0Started = time.Now().UnixNano()
 	net.StartValidator(0)
-	require.Eventually(t, func() bool {
+	wait.Until(t, func() bool {
 		return last("oasis_node", "up", "node_id", ev.OwnNodeID) == int64(1) &&
 			last("oasis_node", "synced", "node_id", ev.OwnNodeID) == int64(1)
 	}, 2*time.Minute, time.Second, "our node is back and synced")
 	// Validator 3's uptime over its last 100 heights is whole again.
-	require.Eventually(t, func() bool {
+	wait.Until(t, func() bool {
 		return last("oasis_signing", "uptime_100", "consensus_address", ev.DownConsensusAddr) == 1.0
 	}, 3*time.Minute, time.Second, "validator 3's uptime_100 recovers")
 	time.Sleep(10 * time.Second)

@@ -40,7 +40,7 @@ func TestOnceAgainstRealNode(t *testing.T) {
 	m := metrics[0]
 	require.Equal(t, "oasis_node", m.Name())
 
-	documented, err := docfields.Fields("../../plugins/inputs/oasis_node/README.md")
+	documented, err := docfields.Fields("../../plugins/inputs/oasis_node/README.md", "oasis_node")
 	require.NoError(t, err)
 	require.NotEmpty(t, documented)
 	for _, f := range documented {

@@ -240,15 +240,15 @@ func TestInitRejectsBadSettings(t *testing.T) {
 }
 
 func TestReadmeListsEveryField(t *testing.T) {
-	documented, err := docfields.Fields("README.md")
+	documented, err := docfields.Read("README.md")
 	require.NoError(t, err)
 	acc := gather(t, newPlugin(t, startNode(t)))
-	var emitted []string
+	var emitted []docfields.Field
 	for k := range point(t, acc, EntityMeasurement, "entity_id", ourEntity.String()) {
-		emitted = append(emitted, k)
+		emitted = append(emitted, docfields.Field{Measurement: EntityMeasurement, Name: k})
 	}
 	for k := range point(t, acc, NodeMeasurement, "node_id", ourNode.String()) {
-		emitted = append(emitted, k)
+		emitted = append(emitted, docfields.Field{Measurement: NodeMeasurement, Name: k})
 	}
 	require.ElementsMatch(t, emitted, documented)
 }

@@ -1,7 +1,6 @@
 package oasis_governance
 
 import (
-	"strings"
 	"testing"
 	"time"
 
@@ -154,19 +153,18 @@ func TestInitRejectsBadSettings(t *testing.T) {
 }
 
 func TestReadmeListsEveryField(t *testing.T) {
-	documented, err := docfields.Fields("README.md")
+	documented, err := docfields.Read("README.md")
 	require.NoError(t, err)
 	acc := gather(t, newPlugin(t, startNode(t)))
-	seen := map[string]bool{}
+	seen := map[docfields.Field]bool{}
 	for _, m := range acc.Metrics {
 		for k := range m.Fields {
-			seen[m.Measurement+"."+k] = true
+			seen[docfields.Field{Measurement: m.Measurement, Name: k}] = true
 		}
 	}
-	var emitted []string
-	for k := range seen {
-		_, field, _ := strings.Cut(k, ".")
-		emitted = append(emitted, field)
+	var emitted []docfields.Field
+	for f := range seen {
+		emitted = append(emitted, f)
 	}
 	require.ElementsMatch(t, emitted, documented)
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/influxdata/telegraf/testutil"
@@ -105,9 +106,14 @@ func (r *running) waitHeight(t *testing.T, h int64) {
 	}, 10*time.Second, 10*time.Millisecond, "accounted up to %d", h)
 }
 
-// summary gathers and returns our validator's summary fields.
-func (r *running) summary(t *testing.T) map[string]any {
-	t.Helper()
+// summary gathers and returns our validator's summary fields. It takes a
+// require.TestingT so an EventuallyWithT condition can call it with its
+// CollectT (a failure there retries the condition instead of ending the
+// test from another goroutine).
+func (r *running) summary(t require.TestingT) map[string]any {
+	if h, ok := t.(interface{ Helper() }); ok {
+		h.Helper()
+	}
 	var acc testutil.Accumulator
 	require.NoError(t, r.p.Gather(&acc))
 	for _, m := range acc.Metrics {
@@ -115,7 +121,7 @@ func (r *running) summary(t *testing.T) map[string]any {
 			return m.Fields
 		}
 	}
-	t.Fatalf("no summary for our validator in %v", acc.Metrics)
+	require.Failf(t, "no summary", "no summary for our validator in %v", acc.Metrics)
 	return nil
 }
 
@@ -207,7 +213,9 @@ func TestNodeRestartsMidStream(t *testing.T) {
 	r.waitHeight(t, 6)
 
 	n.Stop()
-	require.Eventually(t, func() bool { return r.summary(t)["up"] == int64(0) }, 5*time.Second, 20*time.Millisecond)
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		assert.Equal(c, int64(0), r.summary(c)["up"])
+	}, 5*time.Second, 20*time.Millisecond)
 	for range 5 { // made while the plugin can't see the node
 		n.Chain.AddBlock(fakenode.Next{Set: all, Proposer: us, Signed: signedBy(b, c)})
 	}
@@ -325,19 +333,19 @@ func TestInitRejectsBadSettings(t *testing.T) {
 }
 
 func TestReadmeListsEveryField(t *testing.T) {
-	documented, err := docfields.Fields("README.md")
+	documented, err := docfields.Read("README.md")
 	require.NoError(t, err)
 	n := newChainNode(t)
 	healthy(n, 3)
 	r := startFake(t, n, filepath.Join(t.TempDir(), "state.json"), nil)
 	healthy(n, 2)
 	r.waitHeight(t, 3)
-	var emitted []string
+	var emitted []docfields.Field
 	for k := range r.summary(t) {
-		emitted = append(emitted, k)
+		emitted = append(emitted, docfields.Field{Measurement: SummaryMeasurement, Name: k})
 	}
 	for k := range blockPoints(r.acc)[3].Fields {
-		emitted = append(emitted, k)
+		emitted = append(emitted, docfields.Field{Measurement: BlockMeasurement, Name: k})
 	}
 	require.ElementsMatch(t, emitted, documented)
 }
@@ -359,10 +367,11 @@ func TestDropsValidatorsNoLongerMonitored(t *testing.T) {
 	// Until the plugin has reached the node and resolved what it monitors,
 	// it reports the saved accounts as they are (with up=0).
 	var acc testutil.Accumulator
-	require.Eventually(t, func() bool {
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
 		acc = testutil.Accumulator{}
-		require.NoError(t, r.p.Gather(&acc))
-		return len(acc.Metrics) == 1 && acc.Metrics[0].Fields["up"] == int64(1)
+		require.NoError(c, r.p.Gather(&acc))
+		require.Len(c, acc.Metrics, 1)
+		assert.Equal(c, int64(1), acc.Metrics[0].Fields["up"])
 	}, 5*time.Second, 20*time.Millisecond)
 	require.Equal(t, hexAddr(us), acc.Metrics[0].Tags["consensus_address"])
 	require.Equal(t, uint64(3), acc.Metrics[0].Fields["signed_total"], "our counts are kept: heights 3..5")

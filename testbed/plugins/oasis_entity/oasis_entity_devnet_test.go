@@ -12,6 +12,7 @@ import (
 	"github.com/oasis-mission-control/oasis-mission-control/internal/nodeclient"
 	"github.com/oasis-mission-control/oasis-mission-control/plugins/inputs/oasis_entity"
 	"github.com/oasis-mission-control/oasis-mission-control/testbed/devnettest"
+	"github.com/oasis-mission-control/oasis-mission-control/testbed/wait"
 )
 
 func baseUnits(t *testing.T, f map[string]any, name string) *big.Int {
@@ -59,13 +60,13 @@ func TestDevnetStakeAndRegistration(t *testing.T) {
 	// Validator 3 registers at its first epoch; then stop it and watch its
 	// registration run out through validator 0.
 	node3 := net.Validators[3].NodeID
-	require.Eventually(t, func() bool {
+	wait.Until(t, func() bool {
 		f := read(oasis_entity.NodeMeasurement, "node_id", node3)
 		return f["registration_epochs_left"] == int64(2)
 	}, time.Minute, 300*time.Millisecond, "validator 3 re-registers every epoch (max_node_expiration 2)")
 	net.StopValidator(3)
 	seen := map[int64]bool{}
-	require.Eventually(t, func() bool {
+	wait.Until(t, func() bool {
 		f := read(oasis_entity.NodeMeasurement, "node_id", node3)
 		left, ok := f["registration_epochs_left"].(int64)
 		require.True(t, ok, "the expiration stays known: %v", f)

@@ -12,6 +12,7 @@ import (
 	"github.com/oasis-mission-control/oasis-mission-control/internal/nodeclient"
 	"github.com/oasis-mission-control/oasis-mission-control/plugins/inputs/oasis_governance"
 	"github.com/oasis-mission-control/oasis-mission-control/testbed/devnettest"
+	"github.com/oasis-mission-control/oasis-mission-control/testbed/wait"
 )
 
 // A real proposal appears with its close epoch; after our entity votes,
@@ -28,7 +29,7 @@ func TestDevnetProposalAndVote(t *testing.T) {
 	proposal := func(id uint64, until func(*testutil.Metric) bool) (*testutil.Accumulator, *testutil.Metric) {
 		var acc *testutil.Accumulator
 		var prop *testutil.Metric
-		require.Eventually(t, func() bool {
+		wait.Until(t, func() bool {
 			acc = gather(t, p)
 			require.Empty(t, acc.Errors)
 			prop = points(acc, oasis_governance.ProposalMeasurement)[strconv.FormatUint(id, 10)]

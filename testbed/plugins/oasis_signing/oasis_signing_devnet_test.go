@@ -24,6 +24,7 @@ import (
 	"github.com/oasis-mission-control/oasis-mission-control/internal/nodeclient"
 	"github.com/oasis-mission-control/oasis-mission-control/plugins/inputs/oasis_signing"
 	"github.com/oasis-mission-control/oasis-mission-control/testbed/devnettest"
+	"github.com/oasis-mission-control/oasis-mission-control/testbed/wait"
 )
 
 // pluginProcess is oasis-telegraf running oasis_signing as Telegraf runs it:
@@ -111,9 +112,11 @@ func (p *pluginProcess) summaries() int {
 func (p *pluginProcess) summary(t *testing.T, minHeight int64) telegraf.Metric {
 	t.Helper()
 	var found telegraf.Metric
-	require.Eventually(t, func() bool {
+	wait.Until(t, func() bool {
+		before := p.summaries()
 		_, _ = p.stdin.Write([]byte("\n"))
-		time.Sleep(300 * time.Millisecond)
+		wait.Until(t, func() bool { return p.summaries() > before }, 10*time.Second, 10*time.Millisecond,
+			"a summary after asking the plugin for a gather")
 		for _, m := range p.metrics() {
 			if m.Name() != oasis_signing.SummaryMeasurement {
 				continue
@@ -123,7 +126,7 @@ func (p *pluginProcess) summary(t *testing.T, minHeight int64) telegraf.Metric {
 			}
 		}
 		return found != nil
-	}, 60*time.Second, 200*time.Millisecond)
+	}, 60*time.Second, 200*time.Millisecond, "a summary with last_height >= %d", minHeight)
 	return found
 }
 
