@@ -2,11 +2,11 @@ package e2e
 
 import (
 	"context"
-	"os"
 	"strings"
 	"testing"
 
 	"github.com/compose-spec/compose-go/v2/cli"
+	"github.com/compose-spec/compose-go/v2/dotenv"
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/stretchr/testify/require"
 )
@@ -28,22 +28,17 @@ func loadCompose(t *testing.T, env map[string]string) (*types.Project, error) {
 	return opts.LoadProject(context.Background())
 }
 
-// operatorEnv is a filled-in .env: every key of .env.example, with values.
+// operatorEnv is a filled-in .env: every key of .env.example, read by
+// compose-go's own .env parser (what docker compose uses), with a value
+// for each one the example leaves empty.
 func operatorEnv(t *testing.T) map[string]string {
-	raw, err := os.ReadFile("../../.env.example")
+	env, err := dotenv.Read("../../.env.example")
 	require.NoError(t, err)
-	env := map[string]string{}
-	for _, line := range strings.Split(string(raw), "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		k, v, ok := strings.Cut(line, "=")
-		require.True(t, ok, line)
+	require.NotEmpty(t, env)
+	for k, v := range env {
 		if v == "" {
-			v = "x-" + strings.ToLower(k)
+			env[k] = "x-" + strings.ToLower(k)
 		}
-		env[k] = v
 	}
 	env["OASIS_NODE_GID"] = "1000"
 	return env
