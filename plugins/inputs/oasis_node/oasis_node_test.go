@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	core "github.com/libp2p/go-libp2p/core"
 	"github.com/stretchr/testify/require"
 
 	"github.com/influxdata/telegraf"
@@ -76,16 +75,19 @@ func validatorStatus() *control.Status {
 			Versioned:  cbor.NewVersioned(upgrade.LatestPendingUpgradeVersion),
 			Descriptor: &upgrade.Descriptor{Versioned: cbor.NewVersioned(upgrade.LatestDescriptorVersion), Handler: "v27", Epoch: 40},
 		}},
-		P2P: &p2p.Status{PeerID: peerID(), NumPeers: 5},
+		P2P: p2pStatus(5),
 	}
 }
 
-func peerID() core.PeerID {
+// p2pStatus is the node's P2P status with numPeers peers. (The peer ID's
+// type is libp2p's: deriving it here keeps libp2p out of this module's
+// direct requirements.)
+func p2pStatus(numPeers int) *p2p.Status {
 	id, err := p2p.PublicKeyToPeerID(key("p2p"))
 	if err != nil {
 		panic(err)
 	}
-	return id
+	return &p2p.Status{PeerID: id, NumPeers: numPeers}
 }
 
 func startNode(t *testing.T) *fakenode.Node {
