@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -91,6 +92,11 @@ func expandEnv(raw []byte) (string, error) {
 	if !strings.Contains(text, "$") {
 		return text, nil
 	}
+	text, err := expandBareScalars(text)
+	if err != nil {
+		return "", err
+	}
+	raw = []byte(text)
 	// Telegraf's own TOML parser, which also decides there which strings
 	// are values (keys and table names are never substituted).
 	tree, err := itoml.Parse(raw)
@@ -105,16 +111,7 @@ func expandEnv(raw []byte) (string, error) {
 	collectStrings(tree, &strs)
 	sort.Slice(strs, func(i, j int) bool { return strs[i].Position.Begin < strs[j].Position.Begin })
 
-	env := map[string]string{}
-	for _, kv := range os.Environ() {
-		if k, v, ok := strings.Cut(kv, "="); ok {
-			env[k] = v
-		}
-	}
-	lookup := func(k string) (string, bool) {
-		v, ok := env[k]
-		return v, ok
-	}
+	lookup := environ()
 
 	src := []rune(text) // the parser's positions count runes
 	var out strings.Builder
@@ -133,6 +130,49 @@ func expandEnv(raw []byte) (string, error) {
 	}
 	out.WriteString(string(src[last:]))
 	return out.String(), nil
+}
+
+// bareSetting is a setting whose whole value is one unquoted variable:
+// `all_validators = ${OASIS_SIGNING_ALL_VALIDATORS:-false}`.
+var bareSetting = regexp.MustCompile(`^(\s*[A-Za-z0-9_-]+\s*=\s*)(\$\{[^}]*\}|\$[A-Za-z_][A-Za-z0-9_]*)(\s*(#.*)?)$`)
+
+// tomlScalar is a boolean or a number in TOML: a value that can't open a
+// string, an array or a table, so it can't change the file around it.
+var tomlScalar = regexp.MustCompile(`^(true|false|[+-]?[0-9][0-9_]*(\.[0-9_]+)?([eE][+-]?[0-9_]+)?)$`)
+
+// expandBareScalars substitutes settings whose whole value is an unquoted
+// variable, for the boolean and number settings (Telegraf's strict mode
+// can't set those from the environment; its non-strict mode pastes any
+// text). The value must be true, false or a number: anything else stops
+// start-up with the line, so a variable outside quotes can't add settings
+// or tables.
+func expandBareScalars(text string) (string, error) {
+	lines := strings.Split(text, "\n")
+	env := environ()
+	for i, line := range lines {
+		m := bareSetting.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		value, err := template.SubstituteWithOptions(m[2], env, telegrafTemplateOptions...)
+		if err != nil {
+			return "", fmt.Errorf("line %d: %w", i+1, err)
+		}
+		if value == m[2] {
+			return "", fmt.Errorf("line %d: %s is not set and has no default (write ${VAR:-default})", i+1, m[2])
+		}
+		if !tomlScalar.MatchString(value) {
+			return "", fmt.Errorf("line %d: %s outside quotes must be true, false or a number, not %q; put a string setting's variable in quotes",
+				i+1, m[2], value)
+		}
+		lines[i] = m[1] + value + m[3]
+	}
+	return strings.Join(lines, "\n"), nil
+}
+
+// environ looks variables up in the process environment.
+func environ() template.Mapping {
+	return func(k string) (string, bool) { return os.LookupEnv(k) }
 }
 
 // telegrafTemplateOptions are the options Telegraf's config loader

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -93,14 +95,51 @@ func TestEnvironmentInListsAndErrors(t *testing.T) {
 		require.ErrorContains(t, err, "UNSET_VAR")
 		require.ErrorContains(t, err, "set it to the node's socket")
 	})
-	t.Run("only in strings, as Telegraf", func(t *testing.T) {
+	t.Run("a whole unquoted value: a boolean or a number only", func(t *testing.T) {
 		t.Setenv("LIMIT", "5")
-		_, _, err := loadInput(writeConfig(t, "[[inputs.oasis_signing]]\nstate_file = \"/s.json\"\nbackfill_limit = ${LIMIT}\n"))
-		require.ErrorContains(t, err, "line 3")
+		t.Setenv("ALL", "true")
+		body := "[[inputs.oasis_signing]]\nstate_file = \"/s.json\"\nbackfill_limit = ${LIMIT}\nall_validators = ${ALL:-false} # comment\n"
+		_, plugin, err := loadInput(writeConfig(t, body))
+		require.NoError(t, err)
+		p := plugin.(*oasis_signing.OasisSigning)
+		require.Equal(t, int64(5), p.BackfillLimit)
+		require.True(t, p.AllValidators)
+
+		_, plugin, err = loadInput(writeConfig(t, "[[inputs.oasis_signing]]\nstate_file = \"/s.json\"\nall_validators = ${UNSET_ALL:-false}\n"))
+		require.NoError(t, err)
+		require.False(t, plugin.(*oasis_signing.OasisSigning).AllValidators)
+
+		// A value that would add a setting, or is not set at all, stops start-up.
+		t.Setenv("ALL", "true\nnode_ids = [\"x\"]")
+		_, _, err = loadInput(writeConfig(t, body))
+		require.ErrorContains(t, err, "line 4: ${ALL:-false} outside quotes must be true, false or a number")
+		_, _, err = loadInput(writeConfig(t, "[[inputs.oasis_signing]]\nstate_file = \"/s.json\"\nbackfill_limit = ${UNSET_LIMIT}\n"))
+		require.ErrorContains(t, err, "line 3: ${UNSET_LIMIT} is not set and has no default")
 	})
 	t.Run("line numbers still point into the file", func(t *testing.T) {
 		t.Setenv("V", "a\nb\nc")
 		_, _, err := loadInput(writeConfig(t, "[[inputs.oasis_signing]]\naddress = \"${V}\"\nstate_file = \"/s.json\"\nbackfill_limit = \"many\"\n"))
 		require.ErrorContains(t, err, "line 4")
 	})
+}
+
+// Every plugin config the stack ships loads with this loader, with the
+// defaults and with the environment the compose stack and the tests set.
+func TestShippedConfigsLoad(t *testing.T) {
+	files, err := filepath.Glob("../../telegraf/*.conf")
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	for _, env := range []map[string]string{
+		{},
+		{"OASIS_NODE_SOCKET": "unix:/run/oasis/internal.sock", "OASIS_SIGNING_ALL_VALIDATORS": "true", "OASIS_STATE_DIR": "/var/lib/telegraf"},
+	} {
+		for k, v := range env {
+			t.Setenv(k, v)
+		}
+		for _, f := range files {
+			name, _, err := loadInput(f)
+			require.NoError(t, err, "%s with %v", f, env)
+			require.Equal(t, strings.TrimSuffix(filepath.Base(f), ".conf"), name)
+		}
+	}
 }
