@@ -7,7 +7,7 @@ import (
 
 // The catalog: one entry per task in kapacitor/load/tasks.
 //
-// Recorded faults come from the devnet recording (e2e/record_test.go):
+// Recorded faults come from the devnet recording (testbed/e2e/record_test.go):
 // validator 3 stopped until its registration expired and its entity left
 // the set, then started again; a proposal our entity (validator 0's) did
 // not vote on; our own node (validator 0) stopped for a while. Faults the
@@ -31,7 +31,7 @@ var catalog = []alertCase{
 		},
 	},
 	{
-		task: "oasis_node_silent", template: "oasis_node_silent", recorded: true,
+		task: "oasis_node_silent", template: "oasis_node_silent", recorded: true, live: true,
 		alertID: func(rec series, ev events) string { return "oasis_node_silent:" + ev.OwnNodeID },
 	},
 	{
@@ -73,6 +73,12 @@ var catalog = []alertCase{
 				within("CRITICAL", from.Add(600*time.Second), 5*time.Second),
 				within("OK", to, 5*time.Second),
 			}
+		},
+		// As long as the fault: a wrong condition would have time to
+		// reach the thresholds (the 90 s healthy phase is shorter than
+		// warn_seconds).
+		healthy: func(t *testing.T, rec series, ev events) series {
+			return healthyFor(rec, ev, 15*time.Minute).only("oasis_node")
 		},
 	},
 	{
@@ -332,6 +338,17 @@ var catalog = []alertCase{
 				{level: "OK", from: sub.Add(time.Minute), to: at(ev.Validator0Stopped)},
 			}
 		},
+		// The healthy phase has no proposal at all: the recorded proposal
+		// once voting has closed, so nothing is open.
+		healthy: func(t *testing.T, rec series, ev events) series {
+			var closed series
+			for _, p := range rec.only("oasis_governance_proposal") {
+				if p.Fields["state"] != "active" {
+					closed = append(closed, p)
+				}
+			}
+			return closed
+		},
 	},
 	{
 		task: "oasis_governance_vote_missing", template: "oasis_governance_vote_missing", recorded: true,
@@ -345,6 +362,14 @@ var catalog = []alertCase{
 				{level: "CRITICAL", from: sub.Add(20 * time.Second), to: at(ev.Validator0Stopped)},
 				{level: "OK", from: sub.Add(time.Minute), to: at(ev.Validator0Stopped)},
 			}
+		},
+		// The healthy phase has no proposal at all: the recorded proposal
+		// with our entity's vote cast from the start.
+		healthy: func(t *testing.T, rec series, ev events) series {
+			return rec.only("oasis_governance_proposal").edit(func(_ int, p *point) {
+				p.Fields["voted"] = int64(1)
+				p.Fields["vote"] = "yes"
+			})
 		},
 	},
 	{
@@ -402,11 +427,13 @@ var catalog = []alertCase{
 		task: "oasis_cpu_high", template: "oasis_cpu_high",
 		alertID: func(rec series, ev events) string { return "oasis_cpu_high:" + hostOf(rec) },
 		fault:   hostFault("cpu", "usage_idle", 10, 2, func(p *point) bool { return p.Tags["cpu"] == "cpu-total" }),
+		healthy: hostHealthy("cpu"),
 	},
 	{
 		task: "oasis_mem_high", template: "oasis_mem_high",
 		alertID: func(rec series, ev events) string { return "oasis_mem_high:" + hostOf(rec) },
 		fault:   hostFault("mem", "used_percent", 92, 97, nil),
+		healthy: hostHealthy("mem"),
 	},
 	{
 		task: "oasis_disk_high", template: "oasis_disk_high",

@@ -4,11 +4,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // step is one expected alert event: its level and the span its time must
@@ -33,11 +33,17 @@ type alertCase struct {
 	// happen: the levels in order, each in its time span, recovery last.
 	fault func(t *testing.T, rec series, ev events) (series, []step)
 	// healthy is a series on which it must stay quiet; nil: the
-	// recording's healthy phase.
+	// recording's healthy phase. It must reach the alert (the test checks)
+	// and last long enough for a wrong threshold or condition to fire.
 	healthy func(t *testing.T, rec series, ev events) series
 	// recorded tells whether the fault was made on the devnet (true) or
 	// derived from the recording's healthy phase (false), for the docs.
 	recorded bool
+	// live: the alert runs on the wall clock (Kapacitor's deadman counts
+	// points per interval of real time), so a replay, which lasts under a
+	// second, can neither make it fire nor show that it stays quiet; its
+	// test feeds points live (TestNodeSilentDeadman) and checks both.
+	live bool
 }
 
 // within is a step span from t to t+d.
@@ -58,11 +64,22 @@ func healthyFor(rec series, ev events, d time.Duration) series {
 	return h.repeat(n, span)
 }
 
+// skipReplays skips the engine replays under -short (Telegraf's convention
+// for integration tests): `go test -short` keeps the fast checks of the
+// shipped files. Without -short they always run; nothing else skips them.
+func skipReplays(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("replays series through Kapacitor's engine: skipped with -short")
+	}
+}
+
 func TestAlertFires(t *testing.T) {
+	skipReplays(t)
 	rec, ev := recording(t)
 	for _, c := range catalog {
-		if c.fault == nil {
-			continue // the deadman runs on the wall clock: TestNodeSilentDeadman
+		if c.live {
+			continue // TestNodeSilentDeadman
 		}
 		t.Run(c.task, func(t *testing.T) {
 			t.Parallel()
@@ -80,21 +97,73 @@ func TestAlertFires(t *testing.T) {
 				t.Fatalf("alert %s: %v\nwant:\n%s\ngot:\n%s\nevents of %s:\n%s", id, err, showSteps(steps), show(got), c.template, show(k.eventsOf(c.template)))
 			}
 			for _, e := range got {
-				if !strings.Contains(e.Message, "docs/alerts.md#"+c.template) {
-					t.Errorf("%s: the message does not name its runbook entry: %s", id, e.Message)
-				}
+				checkRendered(t, c.template, e)
 			}
 			if last := got[len(got)-1]; last.Level != "OK" {
 				t.Errorf("alert %s never recovered: last event %s", id, last.Level)
 			}
-			t.Logf("%s", show(got))
+			t.Logf("what the channels get (message; details):\n%s", showRendered(got))
 		})
 	}
 }
 
+// levelWord is the first word of every alert message: the level, or
+// RECOVERED when an alert returns to OK.
+func levelWord(level string) string {
+	if level == "OK" {
+		return "RECOVERED"
+	}
+	return level
+}
+
+// checkRendered checks an alert's message and details as the channels get
+// them: the message is one line, starts with the level and the alert's
+// name and ends with its runbook entry; the details are plain text (no
+// HTML entities from Kapacitor's HTML escaping of values) and name the
+// runbook entry too; no template left a hole.
+func checkRendered(t *testing.T, template string, e event) {
+	t.Helper()
+	runbook := "Runbook: docs/alerts.md#" + template
+	prefix := levelWord(e.Level) + " " + template + ": "
+	if !strings.HasPrefix(e.Message, prefix) || !strings.HasSuffix(e.Message, ". "+runbook) {
+		t.Errorf("%s %s: message does not read %q...%q: %s", e.ID, e.Level, prefix, ". "+runbook, e.Message)
+	}
+	if strings.Contains(e.Message, "\n") {
+		t.Errorf("%s %s: message spans lines: %q", e.ID, e.Level, e.Message)
+	}
+	if !strings.HasSuffix(e.Details, runbook) {
+		t.Errorf("%s %s: details do not end with %q: %q", e.ID, e.Level, runbook, e.Details)
+	}
+	for _, hole := range []string{"<no value>", "%!", "&#", "&amp;", "&lt;", "&gt;"} {
+		if strings.Contains(e.Message, hole) || strings.Contains(e.Details, hole) {
+			t.Errorf("%s %s: %q in the rendered alert:\n%s\n%s", e.ID, e.Level, hole, e.Message, e.Details)
+		}
+	}
+}
+
+// showRendered lists each event's message and details as an operator
+// reads them.
+func showRendered(evs []event) string {
+	var b strings.Builder
+	for _, e := range evs {
+		fmt.Fprintf(&b, "  %s\n", e.Message)
+		for _, l := range strings.Split(e.Details, "\n") {
+			fmt.Fprintf(&b, "      | %s\n", l)
+		}
+	}
+	return b.String()
+}
+
 func TestAlertQuietWhenHealthy(t *testing.T) {
+	skipReplays(t)
 	rec, ev := recording(t)
 	for _, c := range catalog {
+		if c.live {
+			// A replay could not make the deadman fire even if it were
+			// broken: TestNodeSilentDeadman checks it stays quiet while
+			// points arrive live.
+			continue
+		}
 		t.Run(c.task, func(t *testing.T) {
 			t.Parallel()
 			s := healthyPhase(rec, ev)
@@ -105,7 +174,17 @@ func TestAlertQuietWhenHealthy(t *testing.T) {
 				t.Fatal("empty healthy series")
 			}
 			k := startKapacitor(t, vars{c.task: c.vars}, nil, nil)
-			k.feed(t, s.lp(t))
+			k.write(t, s.lp(t))
+			// Quiet means something only if the healthy points reach the
+			// alert: a threshold that is wrong would then fire.
+			waitUntil(t, 30*time.Second, func() error {
+				n, err := k.AlertNodeCollected(c.task)
+				if err == nil && n == 0 {
+					err = fmt.Errorf("the alert node of %s has evaluated no point of the healthy series: this test could not fail", c.task)
+				}
+				return err
+			})
+			k.drain(t)
 			for _, e := range k.eventsOf(c.template) {
 				if e.Level != "OK" {
 					t.Errorf("fired on healthy data: %s at %s: %s", e.Level, e.Time.Format(time.TimeOnly), e.Message)
@@ -127,7 +206,6 @@ func TestEveryAlertIsProvenAndDocumented(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	templateOf := regexp.MustCompile(`(?m)^template-id: (\S+)$`)
 	byTask := map[string]alertCase{}
 	for _, c := range catalog {
 		byTask[c.task] = c
@@ -136,28 +214,27 @@ func TestEveryAlertIsProvenAndDocumented(t *testing.T) {
 	for _, f := range files {
 		task := strings.TrimSuffix(filepath.Base(f), ".yaml")
 		shipped[task] = true
-		b, _ := os.ReadFile(f)
-		m := templateOf.FindSubmatch(b)
-		if m == nil {
+		tf, _ := readTaskFile(t, f)
+		tmpl := tf.TemplateID
+		if tmpl == "" {
 			t.Errorf("%s: no template-id", f)
 			continue
 		}
-		tmpl := string(m[1])
 		c, ok := byTask[task]
 		switch {
 		case !ok:
 			t.Errorf("task %s has no test: add it to the catalog (alerting/cases_test.go)", task)
 		case c.template != tmpl:
 			t.Errorf("task %s: catalog says template %s, the task file %s", task, c.template, tmpl)
-		case c.fault == nil && task != "oasis_node_silent":
+		case c.fault == nil && !c.live:
 			t.Errorf("task %s has no firing test", task)
 		}
 		if !strings.Contains(string(runbook), `<a id="`+tmpl+`"></a>`) {
 			t.Errorf("docs/alerts.md has no runbook entry <a id=%q></a> for %s", tmpl, task)
 		}
 		// The defaults table shows every setting with its shipped value.
-		for _, m := range varLine.FindAllStringSubmatch(string(b), -1) {
-			row := fmt.Sprintf("| `%s` | `%s` | `%s` |", task, m[1], m[3])
+		for _, v := range tf.vars(t) {
+			row := fmt.Sprintf("| `%s` | `%s` | `%s` |", task, v.Name, v.Value)
 			if !strings.Contains(string(runbook), row) {
 				t.Errorf("docs/alerts.md's thresholds table lacks %s", row)
 			}
@@ -198,4 +275,30 @@ func show(evs []event) string {
 		fmt.Fprintf(&b, "  %s %-8s %s\n", e.Time.Format("15:04:05.000"), e.Level, e.Message)
 	}
 	return b.String()
+}
+
+// TestTickscriptsReadable: no line of a shipped TICKscript is longer than
+// 120 characters (long templates are split with TICKscript's `+`), and
+// every alert has a message and details.
+func TestTickscriptsReadable(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join(repo, "kapacitor", "load", "templates", "*.tick"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no templates: %v", err)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, l := range strings.Split(string(b), "\n") {
+			if n := utf8.RuneCountInString(l); n > 120 {
+				t.Errorf("%s:%d: %d characters", f, i+1, n)
+			}
+		}
+		for _, property := range []string{".message(", ".details("} {
+			if !strings.Contains(string(b), property) {
+				t.Errorf("%s: the alert has no %s...)", f, property)
+			}
+		}
+	}
 }

@@ -2,13 +2,13 @@ package alerting
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 )
 
 // request is one call a channel's API received.
@@ -61,9 +61,11 @@ func (f *fakeAPIs) requests(api string) []request {
 
 // TestChannels runs the devnet recording through the shipped handlers with
 // every channel switched on in .env, as an operator would, and each API
-// faked: the payloads carry the alert, and severities are routed as
-// documented (INFO to chat and the webhook only, CRITICAL to paging).
+// faked: the payloads carry the alert and its runbook entry, and severities
+// are routed as documented (INFO to chat and the webhook only, CRITICAL to
+// paging).
 func TestChannels(t *testing.T) {
+	skipReplays(t)
 	rec, ev := recording(t)
 	apis := newFakeAPIs(t)
 	dotenv := map[string]string{
@@ -92,19 +94,15 @@ func TestChannels(t *testing.T) {
 		t.Fatalf("the recording should raise every level, got %v", levels)
 	}
 
-	// Handlers run one after another per event; the webhook (what feed
-	// waits on) may be ahead of the others by a moment.
+	// feed returned once every handler had delivered every event: the
+	// counts are final.
 	wantPages := 0
 	for _, e := range all {
 		if e.Level == "CRITICAL" || e.Level == "OK" {
 			wantPages++
 		}
 	}
-	waitFor(func() bool {
-		return len(apis.requests("telegram")) >= len(all) && len(apis.requests("slack")) >= len(all) &&
-			len(apis.requests("discord")) >= len(all) && len(apis.requests("pagerduty")) >= wantPages &&
-			len(apis.requests("opsgenie")) >= wantPages
-	})
+	runbook := "Runbook: docs/alerts.md#"
 
 	// Telegram: every event, to the configured chat, through the bot token.
 	tg := apis.requests("telegram")
@@ -119,9 +117,14 @@ func TestChannels(t *testing.T) {
 		if r.Body["chat_id"] != "-1001234" {
 			t.Errorf("telegram chat_id %v", r.Body["chat_id"])
 		}
-		texts = append(texts, r.Body["text"].(string))
+		text, _ := r.Body["text"].(string)
+		texts = append(texts, text)
+		if !strings.Contains(text, runbook) {
+			t.Errorf("telegram text without runbook: %q", text)
+		}
 	}
-	wantText := "CRITICAL oasis_missed_consecutive: validator " + ev.DownConsensusAddr
+	t.Logf("telegram (as Slack and Discord, and PagerDuty's summary and Opsgenie's message):\n  %s", strings.Join(texts, "\n  "))
+	wantText := "CRITICAL oasis_missed_consecutive: validator " + ev.DownConsensusAddr + " missed "
 	if !containsPrefix(texts, wantText) {
 		t.Errorf("no telegram message starts %q:\n%s", wantText, strings.Join(texts, "\n"))
 	}
@@ -141,7 +144,7 @@ func TestChannels(t *testing.T) {
 		}
 		att := r.Body["attachments"].([]any)[0].(map[string]any)
 		colors[att["color"].(string)] = true
-		if !strings.Contains(att["text"].(string), "Runbook: docs/alerts.md#") {
+		if !strings.Contains(att["text"].(string), runbook) {
 			t.Errorf("slack text without runbook: %v", att["text"])
 		}
 	}
@@ -151,9 +154,16 @@ func TestChannels(t *testing.T) {
 		}
 	}
 
-	// Discord: chat, every event.
-	if n := len(apis.requests("discord")); n != len(all) {
-		t.Errorf("discord got %d messages for %d alerts", n, len(all))
+	// Discord: chat, every event, the message in an embed.
+	dc := apis.requests("discord")
+	if len(dc) != len(all) {
+		t.Errorf("discord got %d messages for %d alerts", len(dc), len(all))
+	}
+	for _, r := range dc {
+		embeds, _ := r.Body["embeds"].([]any)
+		if len(embeds) != 1 || !strings.Contains(fmt.Sprint(embeds[0].(map[string]any)["description"]), runbook) {
+			t.Errorf("discord embeds without runbook: %v", r.Body["embeds"])
+		}
 	}
 
 	// Paging: CRITICAL (trigger) and OK (resolve) only, never INFO or WARNING.
@@ -167,8 +177,17 @@ func TestChannels(t *testing.T) {
 		if r.Body["routing_key"] != "routing-key-0123" {
 			t.Errorf("pagerduty routing_key %v", r.Body["routing_key"])
 		}
-		if sev := r.Body["payload"].(map[string]any)["severity"]; sev != "critical" && sev != "info" {
+		payload := r.Body["payload"].(map[string]any)
+		if sev := payload["severity"]; sev != "critical" && sev != "info" {
 			t.Errorf("pagerduty severity %v", sev)
+		}
+		// The summary is the message; the alert's data (the values, and
+		// the thresholds where it has some) are its custom details.
+		if summary, _ := payload["summary"].(string); !strings.Contains(summary, runbook) {
+			t.Errorf("pagerduty summary without runbook: %q", summary)
+		}
+		if result := fmt.Sprint(payload["custom_details"]); !strings.Contains(result, "values:") {
+			t.Errorf("pagerduty custom_details without the alert's data: %s", result)
 		}
 	}
 	if actions["trigger"] != levels["CRITICAL"] || actions["resolve"] == 0 {
@@ -180,6 +199,22 @@ func TestChannels(t *testing.T) {
 	if len(og) != wantPages {
 		t.Errorf("opsgenie got %d events, want %d", len(og), wantPages)
 	}
+	// Opsgenie: a new alert carries the message and, as its description,
+	// the details (kapacitor.conf: [opsgenie2] details = true); a recovery
+	// closes it with the message as its note.
+	for _, r := range og {
+		msg, _ := r.Body["message"].(string)
+		note, _ := r.Body["note"].(string)
+		desc, _ := r.Body["description"].(string)
+		switch {
+		case msg != "":
+			if !strings.Contains(msg, runbook) || !strings.Contains(desc, runbook) || strings.HasPrefix(desc, "{") {
+				t.Errorf("opsgenie alert: message %q, description %q: want the runbook in both, the details as description", msg, desc)
+			}
+		case !strings.Contains(note, runbook):
+			t.Errorf("opsgenie %s: no message, note %q", r.Path, note)
+		}
+	}
 }
 
 func containsPrefix(texts []string, prefix string) bool {
@@ -189,11 +224,4 @@ func containsPrefix(texts []string, prefix string) bool {
 		}
 	}
 	return false
-}
-
-// waitFor polls cond for up to 10 s.
-func waitFor(cond func() bool) {
-	for end := time.Now().Add(10 * time.Second); time.Now().Before(end) && !cond(); {
-		time.Sleep(100 * time.Millisecond)
-	}
 }

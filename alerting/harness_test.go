@@ -2,13 +2,11 @@ package alerting
 
 import (
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -16,6 +14,7 @@ import (
 	"time"
 
 	"github.com/oasis-mission-control/oasis-mission-control/alerting/engine"
+	"gopkg.in/yaml.v3"
 )
 
 const repo = ".."
@@ -25,6 +24,7 @@ const repo = ".."
 type event struct {
 	ID            string    `json:"id"`
 	Message       string    `json:"message"`
+	Details       string    `json:"details"`
 	Time          time.Time `json:"time"`
 	Level         string    `json:"level"`
 	PreviousLevel string    `json:"previousLevel"`
@@ -43,8 +43,10 @@ type kapacitor struct {
 type vars map[string]map[string]string
 
 // startKapacitor starts the engine as the compose stack starts kapacitord
-// (docker-compose.yml's environment, .env.example's values plus dotenv),
-// with the task files' vars changed as overrides says. kapacitorEnv are
+// (docker-compose.yml's environment, loaded by compose-go with .env.example
+// as the .env file, its empty required values filled in and dotenv's values
+// winning over it), with the task files' vars changed as overrides says.
+// dotenv is what the operator changes in .env. kapacitorEnv are
 // further KAPACITOR_* settings the compose file does not set (the tests
 // point the channels' API URLs at fakes with them).
 func startKapacitor(t *testing.T, overrides vars, dotenv, kapacitorEnv map[string]string) *kapacitor {
@@ -70,20 +72,24 @@ func startKapacitor(t *testing.T, overrides vars, dotenv, kapacitorEnv map[strin
 	}))
 	t.Cleanup(hook.Close)
 
-	env, err := engine.ReadDotEnv(filepath.Join(repo, ".env.example"))
+	composeFile, envFile := filepath.Join(root, "docker-compose.yml"), filepath.Join(repo, ".env.example")
+	missing, err := engine.MissingRequired(composeFile, envFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	env["INFLUXDB_ADMIN_PASSWORD"] = "test-password"
+	env := map[string]string{}
+	for _, name := range missing {
+		env[name] = "test-" + strings.ToLower(name)
+	}
 	env["WEBHOOK_URL"] = hook.URL
-	for k, v := range dotenv {
-		env[k] = v
+	for name, value := range dotenv {
+		env[name] = value
 	}
-	cfg, err := engine.FromCompose(filepath.Join(root, "docker-compose.yml"), env, t.TempDir())
+	cfg, err := engine.FromCompose(composeFile, envFile, env, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	applied, err := cfg.ApplyEnv(func(k string) string { return kapacitorEnv[k] })
+	applied, err := cfg.ApplyEnv(func(name string) string { return kapacitorEnv[name] })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,28 +113,56 @@ func startKapacitor(t *testing.T, overrides vars, dotenv, kapacitorEnv map[strin
 	return k
 }
 
-// feed writes the points and waits until the alerts they cause have been
-// delivered (no new event for a second).
+// topic is the topic every task publishes to and every handler in
+// kapacitor/load/handlers subscribes to.
+const topic = "oasis"
+
+// feed replays the points to the end: it writes them and drains the
+// engine (Engine.Drain): every point processed, every alert delivered to
+// every channel. Nothing can be written after it.
 func (k *kapacitor) feed(t *testing.T, lp []byte) {
+	t.Helper()
+	k.write(t, lp)
+	k.drain(t)
+}
+
+func (k *kapacitor) write(t *testing.T, lp []byte) {
 	t.Helper()
 	if err := k.WriteLineProtocol(lp); err != nil {
 		t.Fatal(err)
 	}
-	k.settle()
 }
 
-func (k *kapacitor) settle() {
-	n, quiet := -1, 0
-	for quiet < 10 {
-		time.Sleep(100 * time.Millisecond)
-		k.mu.Lock()
-		m := len(k.events)
-		k.mu.Unlock()
-		if m == n {
-			quiet++
-		} else {
-			n, quiet = m, 0
+// drain ends the input and returns once every point written has been
+// processed and every alert event delivered; the webhook must have
+// received each event the tasks published.
+func (k *kapacitor) drain(t *testing.T) {
+	t.Helper()
+	published, err := k.Drain()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(k.all()); int64(n) != published[topic] {
+		t.Fatalf("the webhook received %d of the %d alert events the tasks published to %q:\n%s",
+			n, published[topic], topic, grepLines(k.Log(), "lvl=error"))
+	}
+}
+
+// waitUntil polls cond until it returns nil; at the deadline it fails the
+// test with cond's last error. cond runs on the test's goroutine and must
+// not call t.Fatal itself: it says what is missing.
+func waitUntil(t *testing.T, timeout time.Duration, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := cond()
+		if err == nil {
+			return
 		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %s: %v", timeout, err)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
@@ -153,30 +187,122 @@ func (k *kapacitor) all() []event {
 	return append([]event(nil), k.events...)
 }
 
-var varLine = regexp.MustCompile(`(?m)^  (\w+): \{type: (\w+), value: ([^}]*)\}$`)
+// taskFile is a task file of kapacitor/load/tasks, as Kapacitor's load
+// service reads it.
+type taskFile struct {
+	TemplateID string `yaml:"template-id"`
+	// Vars in file order: name, then {type, value}.
+	Vars yaml.Node `yaml:"vars"`
+}
 
-func setVars(t *testing.T, path string, vs map[string]string) {
+// taskVar is one var of a task file, its value as written in the file.
+type taskVar struct {
+	Name, Type, Value string
+	node              *yaml.Node // the value node
+}
+
+func readTaskFile(t *testing.T, path string) (taskFile, *yaml.Node) {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	seen := map[string]bool{}
-	out := varLine.ReplaceAllStringFunc(string(b), func(line string) string {
-		m := varLine.FindStringSubmatch(line)
-		v, ok := vs[m[1]]
-		if !ok {
-			return line
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	var f taskFile
+	if err := doc.Decode(&f); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	if f.Vars.Kind != yaml.MappingNode {
+		t.Fatalf("%s: vars is not a mapping", path)
+	}
+	return f, &doc
+}
+
+// vars returns the task's vars in file order.
+func (f taskFile) vars(t *testing.T) []taskVar {
+	t.Helper()
+	var out []taskVar
+	c := f.Vars.Content
+	for i := 0; i+1 < len(c); i += 2 {
+		v := taskVar{Name: c[i].Value}
+		spec := c[i+1]
+		for j := 0; j+1 < len(spec.Content); j += 2 {
+			switch spec.Content[j].Value {
+			case "type":
+				v.Type = spec.Content[j+1].Value
+			case "value":
+				v.node = spec.Content[j+1]
+				v.Value = asWritten(spec.Content[j+1])
+			}
 		}
-		seen[m[1]] = true
-		return fmt.Sprintf("  %s: {type: %s, value: %s}", m[1], m[2], v)
-	})
+		if v.node == nil {
+			t.Fatalf("var %s has no value", v.Name)
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// asWritten is a value node as the task file spells it: a scalar with its
+// quotes, a list of vars as [a, b].
+func asWritten(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		switch n.Style {
+		case yaml.SingleQuotedStyle:
+			return "'" + strings.ReplaceAll(n.Value, "'", "''") + "'"
+		case yaml.DoubleQuotedStyle:
+			b, _ := json.Marshal(n.Value)
+			return string(b)
+		}
+		return n.Value
+	case yaml.SequenceNode:
+		var items []string
+		for _, item := range n.Content {
+			var v struct{ Value string }
+			if item.Decode(&v) == nil && v.Value != "" {
+				items = append(items, v.Value)
+			} else {
+				items = append(items, asWritten(item))
+			}
+		}
+		return "[" + strings.Join(items, ", ") + "]"
+	}
+	return n.Value
+}
+
+// setVars overrides var values in a task file: name -> value as written in
+// YAML (e.g. `'3s'`, `10`).
+func setVars(t *testing.T, path string, vs map[string]string) {
+	t.Helper()
+	f, doc := readTaskFile(t, path)
+	seen := map[string]bool{}
+	for _, v := range f.vars(t) {
+		value, ok := vs[v.Name]
+		if !ok {
+			continue
+		}
+		var n yaml.Node
+		if err := yaml.Unmarshal([]byte(value), &n); err != nil || len(n.Content) != 1 {
+			t.Fatalf("%s: %s: %q is not a YAML value: %v", path, v.Name, value, err)
+		}
+		*v.node = *n.Content[0]
+		seen[v.Name] = true
+	}
 	for name := range vs {
 		if !seen[name] {
 			t.Fatalf("%s has no var %s", path, name)
 		}
 	}
-	if err := os.WriteFile(path, []byte(out), 0o644); err != nil {
+	// f.Vars shares its child nodes with doc: the edits are in doc.
+	b, err := yaml.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
 }

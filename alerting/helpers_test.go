@@ -82,6 +82,15 @@ func hostFault(measurement, field string, warnValue, critValue float64, keep fun
 	}
 }
 
+// hostHealthy is 30 minutes of the recording's healthy system points, as
+// long as hostFault's series: its 5-minute windows are checked every minute
+// (the 90 s healthy phase would close one window at most).
+func hostHealthy(measurement string) func(t *testing.T, rec series, ev events) series {
+	return func(t *testing.T, rec series, ev events) series {
+		return healthyFor(rec, ev, 30*time.Minute).only(measurement)
+	}
+}
+
 // matchSteps checks got against the steps in order; optional steps may be
 // missing.
 func matchSteps(got []event, steps []step) error {

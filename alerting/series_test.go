@@ -22,7 +22,8 @@ type point struct {
 
 type series []point
 
-// events are the moments of the recording (e2e/record_test.go writes them).
+// events are the moments of the recording (testbed/e2e/record_test.go
+// writes them).
 type events struct {
 	Interval          string `json:"interval"`
 	HealthyFrom       int64  `json:"healthy_from"`

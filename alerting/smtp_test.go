@@ -2,7 +2,12 @@ package alerting
 
 import (
 	"bufio"
+	"html"
+	"io"
+	"mime"
+	"mime/quotedprintable"
 	"net"
+	"net/mail"
 	"strings"
 	"sync"
 	"testing"
@@ -82,8 +87,11 @@ func (f *fakeSMTP) serve(c net.Conn) {
 }
 
 // TestEmailChannel: with SMTP switched on in .env, WARNING, CRITICAL and
-// OK alerts are mailed to SMTP_TO from SMTP_FROM; INFO is not.
+// OK alerts are mailed to SMTP_TO from SMTP_FROM; INFO is not. The subject
+// is the alert's message, the body its details: both name the runbook
+// entry.
 func TestEmailChannel(t *testing.T) {
+	skipReplays(t)
 	rec, _ := recording(t)
 	srv := newFakeSMTP(t)
 	host, port, _ := net.SplitHostPort(srv.Addr().String())
@@ -99,11 +107,7 @@ func TestEmailChannel(t *testing.T) {
 			want++
 		}
 	}
-	waitFor(func() bool {
-		srv.mu.Lock()
-		defer srv.mu.Unlock()
-		return len(srv.mail) >= want
-	})
+	// feed returned once every handler had delivered every event.
 	srv.mu.Lock()
 	defer srv.mu.Unlock()
 	if len(srv.mail) != want {
@@ -116,9 +120,39 @@ func TestEmailChannel(t *testing.T) {
 		if strings.Contains(m, "INFO oasis_") {
 			t.Errorf("an INFO alert was mailed:\n%s", m)
 		}
+		subject, body := mailParts(t, m)
+		if !strings.Contains(subject, "Runbook: docs/alerts.md#") || !strings.Contains(body, "Runbook: docs/alerts.md#") {
+			t.Errorf("mail %d: subject %q, body %q: want the runbook entry in both", i, subject, body)
+		}
+		if i < 3 || t.Failed() {
+			t.Logf("mail %d:\n  Subject: %s\n  %s", i, subject, strings.ReplaceAll(body, "\n", "\n  "))
+		}
 	}
 	if !strings.Contains(strings.Join(srv.mail, "\n"), "CRITICAL oasis_missed_consecutive") {
 		t.Errorf("no mail for the missed blocks")
 	}
 	t.Logf("%d mails to %v", len(srv.mail), srv.rcpt[:1])
+}
+
+// mailParts decodes a mail's subject and body (Kapacitor's mailer writes
+// the subject as a MIME word and the HTML body quoted-printable).
+func mailParts(t *testing.T, raw string) (subject, body string) {
+	t.Helper()
+	m, err := mail.ReadMessage(strings.NewReader(raw))
+	if err != nil {
+		t.Fatalf("%v:\n%s", err, raw)
+	}
+	subject, err = new(mime.WordDecoder).DecodeHeader(m.Header.Get("Subject"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r io.Reader = m.Body
+	if strings.EqualFold(m.Header.Get("Content-Transfer-Encoding"), "quoted-printable") {
+		r = quotedprintable.NewReader(r)
+	}
+	b, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return subject, html.UnescapeString(string(b))
 }

@@ -1,93 +1,73 @@
 package engine
 
 import (
+	"context"
 	"fmt"
 	"os"
-	"regexp"
-	"strings"
+	"path/filepath"
+	"sort"
 
-	"gopkg.in/yaml.v2"
+	"github.com/compose-spec/compose-go/v2/cli"
+	"github.com/compose-spec/compose-go/v2/dotenv"
+	"github.com/compose-spec/compose-go/v2/template"
+	"gopkg.in/yaml.v3"
 )
 
-// ComposeEnvironment returns a service's `environment:` from a compose file,
-// with ${VAR}, ${VAR:-default}, ${VAR-default} and ${VAR:?message}
-// interpolated from vars, as `docker compose` does with the operator's .env.
-// The tests start the engine with exactly what kapacitord gets in the
-// compose stack.
-func ComposeEnvironment(composeFile, service string, vars map[string]string) (map[string]string, error) {
+// ComposeEnvironment returns a service's environment from a compose file,
+// loaded by compose-go as `docker compose` loads it: envFile is the
+// project's .env (`--env-file`), vars are variables set in the shell, which
+// win over the file's. Interpolation (${VAR:-default}, ${VAR:?message}, ...)
+// and its errors are compose-go's. The tests start the engine with exactly
+// what kapacitord gets in the compose stack.
+func ComposeEnvironment(composeFile, envFile string, vars map[string]string, service string) (map[string]string, error) {
+	var pairs []string
+	for k, v := range vars {
+		pairs = append(pairs, k+"="+v)
+	}
+	opts, err := cli.NewProjectOptions([]string{composeFile},
+		cli.WithWorkingDirectory(filepath.Dir(composeFile)),
+		cli.WithEnv(pairs),
+		cli.WithEnvFiles(envFile),
+		cli.WithDotEnv,
+		cli.WithName("oasis-mission-control"),
+	)
+	if err != nil {
+		return nil, err
+	}
+	p, err := opts.LoadProject(context.Background())
+	if err != nil {
+		return nil, fmt.Errorf("%s with %s: %w", composeFile, envFile, err)
+	}
+	svc, ok := p.Services[service]
+	if !ok {
+		return nil, fmt.Errorf("%s: no service %q", composeFile, service)
+	}
+	return svc.Environment.ToMapping(), nil
+}
+
+// MissingRequired lists the variables composeFile requires
+// (${VAR:?message}) that envFile leaves empty or unset: what an operator
+// must fill in before `docker compose up` (the passwords, the socket's
+// group). Sorted.
+func MissingRequired(composeFile, envFile string) ([]string, error) {
 	b, err := os.ReadFile(composeFile)
 	if err != nil {
 		return nil, err
 	}
-	var doc struct {
-		Services map[string]struct {
-			Environment map[string]string `yaml:"environment"`
-		} `yaml:"services"`
-	}
-	if err := yaml.Unmarshal(b, &doc); err != nil {
+	var model map[string]any
+	if err := yaml.Unmarshal(b, &model); err != nil {
 		return nil, fmt.Errorf("%s: %w", composeFile, err)
 	}
-	svc, ok := doc.Services[service]
-	if !ok {
-		return nil, fmt.Errorf("%s: no service %q", composeFile, service)
-	}
-	out := map[string]string{}
-	for k, v := range svc.Environment {
-		s, err := interpolate(v, vars)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %s: %w", service, k, err)
-		}
-		out[k] = s
-	}
-	return out, nil
-}
-
-var reference = regexp.MustCompile(`\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}`)
-
-func interpolate(s string, vars map[string]string) (string, error) {
-	var firstErr error
-	out := reference.ReplaceAllStringFunc(s, func(m string) string {
-		if m == "$$" {
-			return "$"
-		}
-		g := reference.FindStringSubmatch(m)
-		name, op, arg := g[1], g[2], g[3]
-		v, set := vars[name]
-		empty := !set || (strings.HasPrefix(op, ":") && v == "")
-		switch {
-		case op == "" || !empty && op != "-":
-			return v
-		case op == "-" && set:
-			return v
-		case strings.HasSuffix(op, "-"):
-			return arg
-		default: // :? or ?
-			if firstErr == nil {
-				firstErr = fmt.Errorf("%s is required: %s", name, arg)
-			}
-			return ""
-		}
-	})
-	return out, firstErr
-}
-
-// ReadDotEnv reads a .env file (KEY=value lines, # comments).
-func ReadDotEnv(path string) (map[string]string, error) {
-	b, err := os.ReadFile(path)
+	env, err := dotenv.Read(envFile)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", envFile, err)
 	}
-	vars := map[string]string{}
-	for _, line := range strings.Split(string(b), "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
+	var missing []string
+	for name, v := range template.ExtractVariables(model, template.DefaultPattern) {
+		if v.Required && env[name] == "" {
+			missing = append(missing, name)
 		}
-		k, v, ok := strings.Cut(line, "=")
-		if !ok {
-			return nil, fmt.Errorf("%s: not KEY=value: %q", path, line)
-		}
-		vars[strings.TrimSpace(k)] = strings.TrimSpace(v)
 	}
-	return vars, nil
+	sort.Strings(missing)
+	return missing, nil
 }

@@ -17,13 +17,15 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/influxdata/influxdb/models"
 	"github.com/influxdata/kapacitor"
+	"github.com/influxdata/kapacitor/alert"
 	"github.com/influxdata/kapacitor/server/vars"
-	"github.com/influxdata/kapacitor/services/alert"
+	alertservice "github.com/influxdata/kapacitor/services/alert"
 	"github.com/influxdata/kapacitor/services/deadman"
 	"github.com/influxdata/kapacitor/services/diagnostic"
 	"github.com/influxdata/kapacitor/services/discord"
@@ -57,7 +59,7 @@ type service interface {
 type Engine struct {
 	TaskMaster   *kapacitor.TaskMaster
 	TaskStore    *task_store.Service
-	AlertService *alert.Service
+	AlertService *alertservice.Service
 	LoadService  *load.Service
 	HTTPD        *httpd.Service
 
@@ -105,7 +107,7 @@ func New(cfg Config) (*Engine, error) {
 	h.Handler.AuthService = auth
 	e.add(auth)
 
-	as := alert.NewService(diag.NewAlertServiceHandler(), map[string]struct{}{}, cfg.Alert.TopicBufferLength)
+	as := alertservice.NewService(diag.NewAlertServiceHandler(), map[string]struct{}{}, cfg.Alert.TopicBufferLength)
 	as.HTTPDService = h
 	as.StorageService = st
 	as.PersistTopics = cfg.Alert.PersistTopics
@@ -208,6 +210,53 @@ func (e *Engine) WriteLineProtocol(lp []byte) error {
 		return err
 	}
 	return e.TaskMaster.WritePoints(Database, RetentionPolicy, models.ConsistencyLevelOne, points)
+}
+
+// Drain ends the input and waits until every point written so far has been
+// processed and every alert it raised delivered, then returns how many
+// alert events were published to each topic (each of a topic's handlers
+// received each of them, or logged why not).
+//
+// The TaskMaster hands its queued points to the tasks and closes their
+// inputs, then each task is stopped, its nodes finishing the points they
+// hold first (TaskMaster.Drain and StopTasks: what Kapacitor's own
+// integration tests do before they check a replay's result, and what
+// TaskMaster.Close does). Then each topic is closed: its handlers deliver
+// the events they hold before they stop. Nothing can be written afterwards.
+func (e *Engine) Drain() (published map[string]int64, err error) {
+	e.TaskMaster.Drain()
+	e.TaskMaster.StopTasks()
+	states, err := e.AlertService.TopicStates("", alert.OK)
+	if err != nil {
+		return nil, err
+	}
+	published = map[string]int64{}
+	for topic, state := range states {
+		published[topic] = state.Collected
+		if err := e.AlertService.CloseTopic(topic); err != nil {
+			return nil, err
+		}
+	}
+	return published, nil
+}
+
+// AlertNodeCollected returns how many points (or batches) the alert nodes
+// of a running task have evaluated so far, from the task's node statistics.
+// It is 0 for a task that is not running (Drain stops every task).
+func (e *Engine) AlertNodeCollected(task string) (int64, error) {
+	stats, err := e.TaskMaster.ExecutionStats(task)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	for node, s := range stats.NodeStats {
+		if strings.HasPrefix(node, "alert") {
+			if c, ok := s["collected"].(int64); ok {
+				n += c
+			}
+		}
+	}
+	return n, nil
 }
 
 // Log returns what the engine has logged so far.

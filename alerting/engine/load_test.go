@@ -7,20 +7,27 @@ import (
 	"testing"
 )
 
-const composeFile = "../../docker-compose.yml"
+const (
+	composeFile = "../../docker-compose.yml"
+	envExample  = "../../.env.example"
+)
 
-// exampleEnv is .env.example with the required passwords filled in: what a
-// newcomer's .env looks like before switching any channel on.
-func exampleEnv(t *testing.T) map[string]string {
+// newcomerEnv is what a newcomer sets on top of .env.example before
+// switching any channel on: a value for every variable docker-compose.yml
+// requires and .env.example leaves empty (the passwords, the socket's
+// group).
+func newcomerEnv(t *testing.T) map[string]string {
 	t.Helper()
-	vars, err := ReadDotEnv("../../.env.example")
+	missing, err := MissingRequired(composeFile, envExample)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for k, v := range vars {
-		if v == "" && strings.HasSuffix(k, "PASSWORD") && k != "SMTP_PASSWORD" {
-			vars[k] = "test-password"
-		}
+	if len(missing) == 0 {
+		t.Fatal("docker-compose.yml requires no variable .env.example leaves empty: the passwords are required")
+	}
+	vars := map[string]string{}
+	for _, k := range missing {
+		vars[k] = "test-" + strings.ToLower(k)
 	}
 	return vars
 }
@@ -31,7 +38,7 @@ func exampleEnv(t *testing.T) map[string]string {
 // template, task and handler file, and every task must be running. One file
 // it rejects would stop kapacitord from starting.
 func TestShippedLoadDirLoads(t *testing.T) {
-	cfg, err := FromCompose(composeFile, exampleEnv(t), t.TempDir())
+	cfg, err := FromCompose(composeFile, envExample, newcomerEnv(t), t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,11 +75,11 @@ func TestShippedLoadDirLoads(t *testing.T) {
 // kapacitord without a word. The influxdb section is not part of Config
 // (the engine does not subscribe to InfluxDB), so it is listed here.
 func TestComposeSetsRealSettings(t *testing.T) {
-	env, err := ComposeEnvironment(composeFile, "kapacitor", exampleEnv(t))
+	env, err := ComposeEnvironment(composeFile, envExample, newcomerEnv(t), "kapacitor")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := FromCompose(composeFile, exampleEnv(t), t.TempDir())
+	cfg, err := FromCompose(composeFile, envExample, newcomerEnv(t), t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,5 +97,35 @@ func TestComposeSetsRealSettings(t *testing.T) {
 		if !names[k] {
 			t.Errorf("%s: expected to be a setting", k)
 		}
+	}
+}
+
+// TestComposeEnvironment: the kapacitor service's environment is what
+// docker compose gives it: .env.example's values, a shell variable winning
+// over the file, defaults for what .env leaves empty, and an error that
+// names a required variable left empty.
+func TestComposeEnvironment(t *testing.T) {
+	vars := newcomerEnv(t)
+	vars["TELEGRAM_ENABLED"] = "true"
+	env, err := ComposeEnvironment(composeFile, envExample, vars, "kapacitor")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range map[string]string{
+		"KAPACITOR_TELEGRAM_ENABLED":    "true",                          // the shell's value
+		"KAPACITOR_SLACK_0_ENABLED":     "false",                         // .env.example's
+		"KAPACITOR_SMTP_PORT":           "587",                           // .env.example's
+		"KAPACITOR_SMTP_HOST":           "localhost",                     // ${SMTP_HOST:-localhost}, empty in .env
+		"KAPACITOR_INFLUXDB_0_PASSWORD": vars["INFLUXDB_ADMIN_PASSWORD"], // required
+		"KAPACITOR_LOAD_DIR":            "/etc/kapacitor/load",
+	} {
+		if env[k] != want {
+			t.Errorf("%s = %q, want %q", k, env[k], want)
+		}
+	}
+	delete(vars, "INFLUXDB_ADMIN_PASSWORD")
+	_, err = ComposeEnvironment(composeFile, envExample, vars, "kapacitor")
+	if err == nil || !strings.Contains(err.Error(), "INFLUXDB_ADMIN_PASSWORD") {
+		t.Errorf("no INFLUXDB_ADMIN_PASSWORD: got %v, want an error naming it", err)
 	}
 }

@@ -8,12 +8,13 @@ import (
 )
 
 // FromCompose builds the engine's config the way the compose stack starts
-// kapacitord: the kapacitor service's environment from composeFile,
-// interpolated with vars (the operator's .env), applied as KAPACITOR_*
-// overrides on top of the kapacitor.conf it mounts, and the load directory the compose file mounts at
-// /etc/kapacitor/load read from the repository.
-func FromCompose(composeFile string, vars map[string]string, dataDir string) (Config, error) {
-	env, err := ComposeEnvironment(composeFile, "kapacitor", vars)
+// kapacitord: the kapacitor service's environment from composeFile, loaded
+// with envFile as the project's .env and vars as variables set in the shell
+// (ComposeEnvironment), applied as KAPACITOR_* overrides on top of the
+// kapacitor.conf it mounts, and the load directory the compose file mounts
+// at /etc/kapacitor/load read from the repository.
+func FromCompose(composeFile, envFile string, vars map[string]string, dataDir string) (Config, error) {
+	env, err := ComposeEnvironment(composeFile, envFile, vars, "kapacitor")
 	if err != nil {
 		return Config{}, err
 	}
