@@ -1,9 +1,11 @@
 package alerting
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
 	"testing"
@@ -22,8 +24,11 @@ type point struct {
 
 type series []point
 
-// events are the moments of the recording (testbed/e2e/record_test.go
-// writes them).
+// events are the moments of the recording. testbed/e2e/record_test.go
+// writes them (its Events type, in another module); the committed
+// events.json is the contract: both types decode it strictly
+// (TestEventsFile here, TestCommittedEventsFile there), so neither can
+// gain or lose a field alone.
 type events struct {
 	Interval          string `json:"interval"`
 	HealthyFrom       int64  `json:"healthy_from"`
@@ -40,6 +45,9 @@ type events struct {
 	DownNodeID        string `json:"down_node_id"`
 	DownConsensusAddr string `json:"down_consensus_address"`
 	ProposalID        uint64 `json:"proposal_id"`
+	// Indexes of devnet validators: 0 is a valid value.
+	ProposalSubmitter  int `json:"proposal_submitter_validator"`
+	MonitoredValidator int `json:"monitored_validator"`
 }
 
 func at(ns int64) time.Time { return time.Unix(0, ns).UTC() }
@@ -70,8 +78,10 @@ func recording(t *testing.T) (series, events) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := json.Unmarshal(eb, &ev); err != nil {
-		t.Fatal(err)
+	dec := json.NewDecoder(bytes.NewReader(eb))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&ev); err != nil {
+		t.Fatalf("%s/events.json: %v", recordingDir, err)
 	}
 	return s, ev
 }
@@ -162,3 +172,19 @@ func (s series) lp(t *testing.T) []byte {
 
 func (s series) first() time.Time { return s[0].Time }
 func (s series) last() time.Time  { return s[len(s)-1].Time }
+
+// TestEventsFile: the committed events.json has exactly this type's
+// fields, each set (a validator index may be 0).
+func TestEventsFile(t *testing.T) {
+	_, ev := recording(t)
+	v := reflect.ValueOf(ev)
+	for i := range v.NumField() {
+		name := v.Type().Field(i).Name
+		if name == "ProposalSubmitter" || name == "MonitoredValidator" {
+			continue
+		}
+		if v.Field(i).IsZero() {
+			t.Errorf("events.json does not set %s", name)
+		}
+	}
+}

@@ -43,10 +43,12 @@ if [ -z "$short" ]; then
 else
   # The fast tier builds no other binary and starts no devnet, InfluxDB or
   # Telegraf: the product's unit and fake-node tests, the devnet's manifest,
-  # process and genesis tests, and the alerting checks that need no replay.
+  # process and genesis tests, the alerting checks that need no replay, and
+  # the test bed's own unit tests (its integration tests skip under -short).
   step "test -short ." in_module . go test -short -count=1 ./...
   step "test -short devnet" in_module devnet go test -short -count=1 ./manifest ./proc ./network
   step "test -short alerting" in_module alerting go test -short -count=1 ./...
+  step "test -short testbed" in_module testbed go test -short -count=1 ./...
 fi
 
 if [ ${#failed[@]} -gt 0 ]; then

@@ -86,7 +86,8 @@ func loadInput(path string) (string, telegraf.Input, error) {
 // newline in it is part of the setting and never changes the TOML around
 // it. Each string holding a substitution is rewritten in place as a basic
 // string with the value escaped; the rest of the file is left byte for
-// byte, so the decoder's line numbers still point into the file.
+// byte, so the decoder's line numbers still point into the file (up to the
+// first multi-line string that held a substitution, which becomes one line).
 func expandEnv(raw []byte) (string, error) {
 	text := string(raw)
 	if !strings.Contains(text, "$") {

@@ -6,9 +6,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/oasis-mission-control/oasis-mission-control/internal/docfields"
 )
@@ -137,7 +138,6 @@ func TestEveryFieldIsDocumented(t *testing.T) {
 // TestThresholdsMatchAlerts: the colours change where the alerts fire:
 // every alert default a panel uses is the value in kapacitor/load/tasks.
 func TestThresholdsMatchAlerts(t *testing.T) {
-	varLine := regexp.MustCompile(`(?m)^  (\w+): \{type: \w+, value: ([^}]*)\}$`)
 	for key, want := range alertDefaults {
 		task, name, _ := strings.Cut(key, ".")
 		b, err := os.ReadFile(filepath.Join(repo, "kapacitor", "load", "tasks", task+".yaml"))
@@ -145,19 +145,34 @@ func TestThresholdsMatchAlerts(t *testing.T) {
 			t.Errorf("%s: %v", key, err)
 			continue
 		}
-		found := false
-		for _, m := range varLine.FindAllStringSubmatch(string(b), -1) {
-			if m[1] != name {
-				continue
-			}
-			found = true
-			got, err := strconv.ParseFloat(m[2], 64)
-			if err != nil || got != want {
-				t.Errorf("%s: the panels colour at %v, the alert fires at %s", key, want, m[2])
-			}
+		// A task file as Kapacitor's load service reads it.
+		var file struct {
+			Vars map[string]struct {
+				Type  string `yaml:"type"`
+				Value any    `yaml:"value"`
+			} `yaml:"vars"`
 		}
+		if err := yaml.Unmarshal(b, &file); err != nil {
+			t.Errorf("kapacitor/load/tasks/%s.yaml: %v", task, err)
+			continue
+		}
+		v, found := file.Vars[name]
 		if !found {
 			t.Errorf("%s: no such setting in kapacitor/load/tasks/%s.yaml", key, task)
+			continue
+		}
+		var got float64
+		switch n := v.Value.(type) {
+		case int:
+			got = float64(n)
+		case float64:
+			got = n
+		default:
+			t.Errorf("%s: %v in kapacitor/load/tasks/%s.yaml is not a number", key, v.Value, task)
+			continue
+		}
+		if got != want {
+			t.Errorf("%s: the panels colour at %v, the alert fires at %v", key, want, got)
 		}
 	}
 }

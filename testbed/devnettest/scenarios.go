@@ -83,8 +83,9 @@ func (n *Net) LapseRegistration(i int, timeout time.Duration) uint64 {
 	// wait until it holds a descriptor.
 	var expiration uint64
 	deadline := time.Now().Add(timeout)
+	c := n.Client(i)
 	for expiration == 0 {
-		st, err := n.Client(i).NodeStatus(context.Background())
+		st, err := c.NodeStatus(context.Background())
 		if err == nil && st.Registration != nil && st.Registration.Descriptor != nil {
 			expiration = uint64(st.Registration.Descriptor.Expiration)
 			break

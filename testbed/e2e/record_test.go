@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -24,8 +25,8 @@ import (
 
 // The alert tests (alerting/) replay series recorded here: the devnet ->
 // Telegraf -> InfluxDB pipeline while faults are made on the devnet. Set
-// OASIS_RECORD_DIR=alerting/testdata/devnet (absolute, or relative to testbed/e2e/)
-// to write a new recording; without it the run still makes every fault,
+// OASIS_RECORD_DIR (absolute, e.g. $PWD/../alerting/testdata/devnet when
+// run in testbed/) to write a new recording; without it the run still makes every fault,
 // checks it reached InfluxDB, and checks that the committed recording has
 // no measurement or field the pipeline no longer writes.
 const recordingDir = "../../alerting/testdata/devnet"
@@ -336,4 +337,20 @@ func splitUnescaped(s string, sep byte) []string {
 		}
 	}
 	return append(out, s[start:])
+}
+
+// TestCommittedEventsFile: the committed recording's events.json has
+// exactly the fields Events writes (the alert tests decode it strictly
+// into their own type, TestEventsFile in alerting/): a field added or
+// renamed here fails until the recording is made again.
+func TestCommittedEventsFile(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join(recordingDir, "events.json"))
+	require.NoError(t, err)
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	var ev Events
+	require.NoError(t, dec.Decode(&ev))
+	again, err := json.Marshal(ev)
+	require.NoError(t, err)
+	require.JSONEq(t, string(raw), string(again), "every field of Events is in the committed events.json")
 }

@@ -77,7 +77,13 @@ func (in *Influx) Start() error {
 	if err := in.Process.Start(); err != nil {
 		return err
 	}
+	exited := in.Process.Exited()
 	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		select {
+		case <-exited:
+			return fmt.Errorf("influxd exited at start:\n%s", in.Log())
+		default:
+		}
 		resp, err := http.Get(in.URL + "/ping")
 		if err == nil {
 			resp.Body.Close()

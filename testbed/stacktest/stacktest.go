@@ -1,4 +1,4 @@
-// Package stacktest starts the native stack (internal/nativestack) for a
+// Package stacktest starts the native stack (testbed/nativestack) for a
 // test: influxd and Telegraf with the repository's configuration files,
 // stopped when the test ends. A missing prerequisite fails the test; it
 // never skips.

@@ -363,7 +363,9 @@ func TestDropsValidatorsNoLongerMonitored(t *testing.T) {
 
 	r = startFake(t, n, state, nil) // now only node_ids = [us]
 	healthy(n, 1)
-	r.waitHeight(t, 4)
+	// Block 6 makes height 5 accountable: wait for it, not for 4, or the
+	// count below races the follower.
+	r.waitHeight(t, 5)
 	// Until the plugin has reached the node and resolved what it monitors,
 	// it reports the saved accounts as they are (with up=0).
 	var acc testutil.Accumulator

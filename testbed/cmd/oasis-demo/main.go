@@ -9,7 +9,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -21,6 +20,7 @@ import (
 
 	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
 
+	"github.com/oasis-mission-control/oasis-mission-control/devnet/manifest"
 	"github.com/oasis-mission-control/oasis-mission-control/testbed/nativestack"
 )
 
@@ -68,13 +68,9 @@ func run(duration time.Duration, port int, keep bool) error {
 	if err != nil {
 		return fmt.Errorf("oasis-devnet up: %w", err)
 	}
-	var manifest struct {
-		Validators []struct {
-			Socket string `json:"socket"`
-		} `json:"validators"`
-	}
-	if err := json.Unmarshal(out, &manifest); err != nil {
-		return err
+	net, err := manifest.Decode(out)
+	if err != nil {
+		return fmt.Errorf("oasis-devnet up printed no manifest: %w", err)
 	}
 
 	in, err := nativestack.NewInflux(repo, bins, filepath.Join(dir, "influxdb"), port)
@@ -95,7 +91,7 @@ func run(duration time.Duration, port int, keep bool) error {
 		return err
 	}
 	tg, err := nativestack.NewTelegraf(repo, bins, in, nativestack.TelegrafOptions{
-		Socket: manifest.Validators[0].Socket, Interval: 5 * time.Second, StateDir: stateDir,
+		Socket: net.Validators[0].Socket, Interval: 5 * time.Second, StateDir: stateDir,
 		Env: []string{"OASIS_NODE_PROCESS=oasis-devnet"},
 	})
 	if err != nil {
@@ -159,7 +155,7 @@ func printSummary(client influxdb2.Client) {
 
 // repoRoot is the checkout the demo runs from: the nearest directory at or
 // above the working directory that holds telegraf.conf and testbed/ (make
-// demo runs it in testbed/; go run from the root works too).
+// demo runs it in testbed/).
 func repoRoot() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
