@@ -106,7 +106,10 @@ func New(cfg Config) (*Client, error) {
 			Backoff:           backoff.Config{BaseDelay: 250 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 5 * time.Second},
 			MinConnectTimeout: timeout,
 		}),
-		grpc.WithChainUnaryInterceptor(waitForReady),
+		// The allowlist runs first: a refused method never reaches the
+		// connection, whatever the other interceptors do.
+		grpc.WithChainUnaryInterceptor(readOnlyUnary, waitForReady),
+		grpc.WithChainStreamInterceptor(readOnlyStream),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("address %q: %w", cfg.Address, err)

@@ -52,8 +52,8 @@ var (
 	buildErr  error
 )
 
-// repoRoot is the repository root, found from this file's location.
-func repoRoot() string {
+// RepoRoot is the repository root, found from this file's location.
+func RepoRoot() string {
 	_, file, _, _ := runtime.Caller(0)
 	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
 }
@@ -64,7 +64,7 @@ func Binary(t testing.TB) string {
 	t.Helper()
 	SkipIfShort(t)
 	buildOnce.Do(func() {
-		root := repoRoot()
+		root := RepoRoot()
 		binPath = filepath.Join(root, "bin", "oasis-devnet")
 		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/oasis-devnet")
 		cmd.Dir = filepath.Join(root, "devnet")
@@ -259,7 +259,7 @@ func BuildCommand(t testing.TB, pkg string) string {
 	SkipIfShort(t)
 	path := filepath.Join(t.TempDir(), filepath.Base(pkg))
 	cmd := exec.Command("go", "build", "-o", path, pkg)
-	cmd.Dir = repoRoot()
+	cmd.Dir = RepoRoot()
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("building %s: %v\n%s", pkg, err, out)
 	}

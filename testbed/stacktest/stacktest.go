@@ -7,8 +7,6 @@ package stacktest
 import (
 	"context"
 	"github.com/oasis-mission-control/oasis-mission-control/devnet/proc"
-	"path/filepath"
-	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -25,16 +23,11 @@ var (
 	binErr  error
 )
 
-func repoRoot() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
-}
-
 // Bins builds (once per test binary) the stack's binaries.
 func Bins(t testing.TB) string {
 	t.Helper()
 	devnettest.SkipIfShort(t)
-	binOnce.Do(func() { binDir, binErr = nativestack.Bins(repoRoot()) })
+	binOnce.Do(func() { binDir, binErr = nativestack.Bins(devnettest.RepoRoot()) })
 	if binErr != nil {
 		t.Fatal(binErr)
 	}
@@ -54,7 +47,7 @@ func StartInflux(t testing.TB) *Influx {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in, err := nativestack.NewInflux(repoRoot(), Bins(t), t.TempDir(), port)
+	in, err := nativestack.NewInflux(devnettest.RepoRoot(), Bins(t), t.TempDir(), port)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +96,7 @@ func (in *Influx) Flux(t testing.TB, query string) []map[string]any {
 // the node socket and in, gathering every interval.
 func StartTelegraf(t testing.TB, in *Influx, socket string, interval time.Duration, extraEnv ...string) *proc.Process {
 	t.Helper()
-	p, err := nativestack.NewTelegraf(repoRoot(), Bins(t), in.Influx, nativestack.TelegrafOptions{
+	p, err := nativestack.NewTelegraf(devnettest.RepoRoot(), Bins(t), in.Influx, nativestack.TelegrafOptions{
 		Socket: socket, Interval: interval, StateDir: t.TempDir(), Env: extraEnv,
 	})
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 	scheduler "github.com/oasisprotocol/oasis-core/go/scheduler/api"
 	staking "github.com/oasisprotocol/oasis-core/go/staking/api"
 
+	"github.com/oasis-mission-control/oasis-mission-control/internal/acctest"
 	"github.com/oasis-mission-control/oasis-mission-control/internal/docfields"
 	"github.com/oasis-mission-control/oasis-mission-control/internal/fakenode"
 	"github.com/oasis-mission-control/oasis-mission-control/internal/nodeclient"
@@ -105,29 +106,12 @@ func newPlugin(t *testing.T, n *fakenode.Node, ids ...string) *OasisEntity {
 	return p
 }
 
-func gather(t *testing.T, p *OasisEntity) *testutil.Accumulator {
-	var acc testutil.Accumulator
-	require.NoError(t, p.Gather(&acc))
-	return &acc
-}
-
-func point(t *testing.T, acc *testutil.Accumulator, measurement, tag, value string) map[string]any {
-	t.Helper()
-	for _, m := range acc.Metrics {
-		if m.Measurement == measurement && m.Tags[tag] == value {
-			return m.Fields
-		}
-	}
-	t.Fatalf("no %s point with %s=%s in %v", measurement, tag, value, acc.Metrics)
-	return nil
-}
-
 func TestEntityEveryField(t *testing.T) {
 	n := startNode(t)
-	acc := gather(t, newPlugin(t, n))
+	acc := acctest.Gather(t, newPlugin(t, n))
 	require.Empty(t, acc.Errors)
 
-	e := point(t, acc, EntityMeasurement, "entity_id", ourEntity.String())
+	e := acctest.Point(t, acc, EntityMeasurement, "entity_id", ourEntity.String())
 	require.Equal(t, map[string]any{
 		"up":                                  int64(1),
 		"general_balance_base_units":          "1500000000000",
@@ -167,17 +151,17 @@ func TestEntityEveryField(t *testing.T) {
 		"validator_eligible_next_epoch": int64(1),
 		"in_validator_set":              int64(1),
 		"voting_power":                  int64(30),
-	}, point(t, acc, NodeMeasurement, "node_id", ourNode.String()))
+	}, acctest.Point(t, acc, NodeMeasurement, "node_id", ourNode.String()))
 	require.Equal(t, map[string]any{"registered": int64(0), "in_validator_set": int64(0), "voting_power": int64(0)},
-		point(t, acc, NodeMeasurement, "node_id", spareNode.String()), "listed by the entity, unknown to the registry")
+		acctest.Point(t, acc, NodeMeasurement, "node_id", spareNode.String()), "listed by the entity, unknown to the registry")
 }
 
 func TestCallsPerGather(t *testing.T) {
 	n := startNode(t)
 	p := newPlugin(t, n)
-	gather(t, p)
+	acctest.Gather(t, p)
 	first := p.client.Calls()
-	gather(t, p)
+	acctest.Gather(t, p)
 	// Status, validators; per entity: account, delegations, entity; per
 	// registered node: node, node status; GetNode for the unregistered one.
 	require.Equal(t, uint64(8), p.client.Calls()-first, "steady state")
@@ -192,9 +176,9 @@ func TestEntityWithNoAccount(t *testing.T) {
 	n.Ledger.Lock()
 	n.Ledger.Entities[lonely] = &entity.Entity{Versioned: cbor.NewVersioned(entity.LatestDescriptorVersion), ID: lonely}
 	n.Ledger.Unlock()
-	acc := gather(t, newPlugin(t, n, lonely.String()))
+	acc := acctest.Gather(t, newPlugin(t, n, lonely.String()))
 	require.Empty(t, acc.Errors)
-	e := point(t, acc, EntityMeasurement, "entity_id", lonely.String())
+	e := acctest.Point(t, acc, EntityMeasurement, "entity_id", lonely.String())
 	require.Equal(t, "0", e["general_balance_base_units"])
 	require.Equal(t, "0", e["escrow_active_balance_base_units"])
 	require.Equal(t, int64(0), e["delegators"])
@@ -210,8 +194,8 @@ func TestFrozenNode(t *testing.T) {
 	n.Ledger.Lock()
 	n.Ledger.NodeStatuses[ourNode] = &registry.NodeStatus{FreezeEndTime: 15}
 	n.Ledger.Unlock()
-	acc := gather(t, newPlugin(t, n))
-	f := point(t, acc, NodeMeasurement, "node_id", ourNode.String())
+	acc := acctest.Gather(t, newPlugin(t, n))
+	f := acctest.Point(t, acc, NodeMeasurement, "node_id", ourNode.String())
 	require.Equal(t, int64(1), f["frozen"])
 	require.Equal(t, int64(15), f["freeze_end_epoch"])
 	require.Equal(t, int64(0), f["validator_eligible_next_epoch"])
@@ -220,18 +204,18 @@ func TestFrozenNode(t *testing.T) {
 func TestUnknownEntityIsAnError(t *testing.T) {
 	n := startNode(t)
 	ghost := key("ghost")
-	acc := gather(t, newPlugin(t, n, ghost.String()))
+	acc := acctest.Gather(t, newPlugin(t, n, ghost.String()))
 	require.Len(t, acc.Errors, 1)
 	require.ErrorContains(t, acc.Errors[0], "reading the registry entry of entity "+ghost.String())
-	require.Equal(t, int64(0), point(t, acc, EntityMeasurement, "entity_id", ghost.String())["up"])
+	require.Equal(t, int64(0), acctest.Point(t, acc, EntityMeasurement, "entity_id", ghost.String())["up"])
 }
 
 func TestNodeDown(t *testing.T) {
 	p := &OasisEntity{Config: nodeclient.Config{Address: "unix:/nonexistent/internal.sock"}, EntityIDs: []string{ourEntity.String()}, Log: testutil.Logger{}, now: func() time.Time { return now }}
 	require.NoError(t, p.Init())
-	acc := gather(t, p)
+	acc := acctest.Gather(t, p)
 	require.Len(t, acc.Errors, 1)
-	require.Equal(t, map[string]any{"up": int64(0)}, point(t, acc, EntityMeasurement, "entity_id", ourEntity.String()))
+	require.Equal(t, map[string]any{"up": int64(0)}, acctest.Point(t, acc, EntityMeasurement, "entity_id", ourEntity.String()))
 }
 
 func TestInitRejectsBadSettings(t *testing.T) {
@@ -242,12 +226,12 @@ func TestInitRejectsBadSettings(t *testing.T) {
 func TestReadmeListsEveryField(t *testing.T) {
 	documented, err := docfields.Read("README.md")
 	require.NoError(t, err)
-	acc := gather(t, newPlugin(t, startNode(t)))
+	acc := acctest.Gather(t, newPlugin(t, startNode(t)))
 	var emitted []docfields.Field
-	for k := range point(t, acc, EntityMeasurement, "entity_id", ourEntity.String()) {
+	for k := range acctest.Point(t, acc, EntityMeasurement, "entity_id", ourEntity.String()) {
 		emitted = append(emitted, docfields.Field{Measurement: EntityMeasurement, Name: k})
 	}
-	for k := range point(t, acc, NodeMeasurement, "node_id", ourNode.String()) {
+	for k := range acctest.Point(t, acc, NodeMeasurement, "node_id", ourNode.String()) {
 		emitted = append(emitted, docfields.Field{Measurement: NodeMeasurement, Name: k})
 	}
 	require.ElementsMatch(t, emitted, documented)
@@ -258,7 +242,7 @@ func TestReadmeListsEveryField(t *testing.T) {
 func TestExpiredNodeDroppedByTheRegistry(t *testing.T) {
 	n := startNode(t)
 	p := newPlugin(t, n)
-	gather(t, p)
+	acctest.Gather(t, p)
 	n.Chain.RemoveNode(ourNode)
 	n.SetStatus(&control.Status{
 		Identity:  control.IdentityStatus{Node: ourNode},
@@ -267,9 +251,9 @@ func TestExpiredNodeDroppedByTheRegistry(t *testing.T) {
 			Versioned: cbor.NewVersioned(node.LatestNodeDescriptorVersion), ID: ourNode, EntityID: ourEntity,
 		}},
 	}, nil)
-	acc := gather(t, p)
+	acc := acctest.Gather(t, p)
 	require.Equal(t, map[string]any{
 		"registered": int64(0), "registration_expiration_epoch": int64(12), "registration_epochs_left": int64(-1),
 		"expired": int64(1), "in_validator_set": int64(1), "voting_power": int64(30),
-	}, point(t, acc, NodeMeasurement, "node_id", ourNode.String()))
+	}, acctest.Point(t, acc, NodeMeasurement, "node_id", ourNode.String()))
 }

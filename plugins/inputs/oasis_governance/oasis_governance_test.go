@@ -19,6 +19,7 @@ import (
 	staking "github.com/oasisprotocol/oasis-core/go/staking/api"
 	upgrade "github.com/oasisprotocol/oasis-core/go/upgrade/api"
 
+	"github.com/oasis-mission-control/oasis-mission-control/internal/acctest"
 	"github.com/oasis-mission-control/oasis-mission-control/internal/docfields"
 	"github.com/oasis-mission-control/oasis-mission-control/internal/fakenode"
 	"github.com/oasis-mission-control/oasis-mission-control/internal/nodeclient"
@@ -81,28 +82,12 @@ func newPlugin(t *testing.T, n *fakenode.Node) *OasisGovernance {
 	return p
 }
 
-func gather(t *testing.T, p *OasisGovernance) *testutil.Accumulator {
-	var acc testutil.Accumulator
-	require.NoError(t, p.Gather(&acc))
-	return &acc
-}
-
-func points(acc *testutil.Accumulator, measurement string) map[string]*testutil.Metric {
-	out := map[string]*testutil.Metric{}
-	for _, m := range acc.Metrics {
-		if m.Measurement == measurement {
-			out[m.Tags["proposal_id"]+m.Tags["handler"]] = m
-		}
-	}
-	return out
-}
-
 func TestProposalsVotesAndUpgrades(t *testing.T) {
 	p := newPlugin(t, startNode(t))
-	acc := gather(t, p)
+	acc := acctest.Gather(t, p)
 	require.Empty(t, acc.Errors)
 
-	props := points(acc, ProposalMeasurement)
+	props := acctest.ByTags(acc, ProposalMeasurement, "proposal_id")
 	require.Len(t, props, 3, "proposal 4 closed 50 epochs ago is past closed_proposal_epochs")
 	require.Equal(t, map[string]string{"proposal_id": "1", "kind": "upgrade", "entity_id": ourEntity.String()}, props["1"].Tags)
 	require.Equal(t, map[string]any{
@@ -120,10 +105,10 @@ func TestProposalsVotesAndUpgrades(t *testing.T) {
 	require.Equal(t, int64(-5), props["3"].Fields["epochs_left"], "closed")
 	require.Equal(t, "no", props["3"].Fields["vote"])
 
-	ups := points(acc, UpgradeMeasurement)
+	ups := acctest.ByTags(acc, UpgradeMeasurement, "handler")
 	require.Equal(t, map[string]any{"epoch": int64(130), "epochs_left": int64(30), "target_consensus_version": "7.0.0", "target_runtime_host_version": "5.0.0"}, ups["v27"].Fields)
 
-	sum := points(acc, SummaryMeasurement)[""]
+	sum := acctest.ByTags(acc, SummaryMeasurement)[""]
 	require.Equal(t, map[string]any{
 		"up": int64(1), "active_proposals": int64(2), "active_proposals_not_voted": int64(1),
 		"pending_upgrades": int64(1), "next_upgrade_epochs_left": int64(30),
@@ -133,7 +118,7 @@ func TestProposalsVotesAndUpgrades(t *testing.T) {
 
 func TestCallsPerGather(t *testing.T) {
 	p := newPlugin(t, startNode(t))
-	gather(t, p)
+	acctest.Gather(t, p)
 	// Status, own entity, proposals, votes for each of 3 reported, upgrades.
 	require.Equal(t, uint64(7), p.client.Calls())
 }
@@ -141,9 +126,9 @@ func TestCallsPerGather(t *testing.T) {
 func TestNodeDown(t *testing.T) {
 	p := &OasisGovernance{Config: nodeclient.Config{Address: "unix:/nonexistent/internal.sock"}, EntityID: ourEntity.String(), Log: testutil.Logger{}, now: func() time.Time { return now }}
 	require.NoError(t, p.Init())
-	acc := gather(t, p)
+	acc := acctest.Gather(t, p)
 	require.Len(t, acc.Errors, 1)
-	require.Equal(t, map[string]any{"up": int64(0)}, points(acc, SummaryMeasurement)[""].Fields)
+	require.Equal(t, map[string]any{"up": int64(0)}, acctest.ByTags(acc, SummaryMeasurement)[""].Fields)
 }
 
 func TestInitRejectsBadSettings(t *testing.T) {
@@ -155,7 +140,7 @@ func TestInitRejectsBadSettings(t *testing.T) {
 func TestReadmeListsEveryField(t *testing.T) {
 	documented, err := docfields.Read("README.md")
 	require.NoError(t, err)
-	acc := gather(t, newPlugin(t, startNode(t)))
+	acc := acctest.Gather(t, newPlugin(t, startNode(t)))
 	seen := map[docfields.Field]bool{}
 	for _, m := range acc.Metrics {
 		for k := range m.Fields {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/influxdata/telegraf/testutil"
 
+	"github.com/oasis-mission-control/oasis-mission-control/internal/acctest"
 	"github.com/oasis-mission-control/oasis-mission-control/internal/nodeclient"
 	"github.com/oasis-mission-control/oasis-mission-control/plugins/inputs/oasis_entity"
 	"github.com/oasis-mission-control/oasis-mission-control/testbed/devnettest"
@@ -36,9 +37,9 @@ func TestDevnetStakeAndRegistration(t *testing.T) {
 	defer p.Stop()
 	read := func(measurement, tag, value string) map[string]any {
 		t.Helper()
-		acc := gather(t, p)
+		acc := acctest.Gather(t, p)
 		require.Empty(t, acc.Errors)
-		return point(t, acc, measurement, tag, value)
+		return acctest.Point(t, acc, measurement, tag, value)
 	}
 	entity1 := net.Validators[1].EntityID
 
@@ -74,22 +75,4 @@ func TestDevnetStakeAndRegistration(t *testing.T) {
 		return f["expired"] == int64(1) && left < 0
 	}, 2*time.Minute, 300*time.Millisecond)
 	require.True(t, seen[1] && seen[0], "epochs left counted down through 1 and 0: %v", seen)
-}
-
-func gather(t *testing.T, p *oasis_entity.OasisEntity) *testutil.Accumulator {
-	t.Helper()
-	var acc testutil.Accumulator
-	require.NoError(t, p.Gather(&acc))
-	return &acc
-}
-
-func point(t *testing.T, acc *testutil.Accumulator, measurement, tag, value string) map[string]any {
-	t.Helper()
-	for _, m := range acc.Metrics {
-		if m.Measurement == measurement && m.Tags[tag] == value {
-			return m.Fields
-		}
-	}
-	t.Fatalf("no %s point with %s=%s in %v", measurement, tag, value, acc.Metrics)
-	return nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/influxdata/telegraf/testutil"
 
+	"github.com/oasis-mission-control/oasis-mission-control/internal/acctest"
 	"github.com/oasis-mission-control/oasis-mission-control/internal/nodeclient"
 	"github.com/oasis-mission-control/oasis-mission-control/plugins/inputs/oasis_governance"
 	"github.com/oasis-mission-control/oasis-mission-control/testbed/devnettest"
@@ -30,9 +31,9 @@ func TestDevnetProposalAndVote(t *testing.T) {
 		var acc *testutil.Accumulator
 		var prop *testutil.Metric
 		wait.Until(t, func() bool {
-			acc = gather(t, p)
+			acc = acctest.Gather(t, p)
 			require.Empty(t, acc.Errors)
-			prop = points(acc, oasis_governance.ProposalMeasurement)[strconv.FormatUint(id, 10)]
+			prop = acctest.ByTags(acc, oasis_governance.ProposalMeasurement, "proposal_id")[strconv.FormatUint(id, 10)]
 			return prop != nil && until(prop)
 		}, 20*time.Second, 200*time.Millisecond, "proposal %d as expected", id)
 		return acc, prop
@@ -47,29 +48,12 @@ func TestDevnetProposalAndVote(t *testing.T) {
 	// The devnet's voting period is 5 epochs.
 	require.Equal(t, prop.Fields["created_epoch"].(int64)+5, prop.Fields["closes_epoch"])
 	require.Equal(t, int64(0), prop.Fields["voted"])
-	sum := points(acc, oasis_governance.SummaryMeasurement)[""]
+	sum := acctest.ByTags(acc, oasis_governance.SummaryMeasurement)[""]
 	require.Equal(t, int64(1), sum.Fields["active_proposals_not_voted"])
 
 	net.Vote(2, id, "no")
 	acc, prop = proposal(id, func(m *testutil.Metric) bool { return m.Fields["voted"] == int64(1) })
 	require.Equal(t, "no", prop.Fields["vote"])
 	require.Equal(t, int64(1), prop.Fields["votes_no"])
-	require.Equal(t, int64(0), points(acc, oasis_governance.SummaryMeasurement)[""].Fields["active_proposals_not_voted"])
-}
-
-func gather(t *testing.T, p *oasis_governance.OasisGovernance) *testutil.Accumulator {
-	t.Helper()
-	var acc testutil.Accumulator
-	require.NoError(t, p.Gather(&acc))
-	return &acc
-}
-
-func points(acc *testutil.Accumulator, measurement string) map[string]*testutil.Metric {
-	out := map[string]*testutil.Metric{}
-	for _, m := range acc.Metrics {
-		if m.Measurement == measurement {
-			out[m.Tags["proposal_id"]+m.Tags["handler"]] = m
-		}
-	}
-	return out
+	require.Equal(t, int64(0), acctest.ByTags(acc, oasis_governance.SummaryMeasurement)[""].Fields["active_proposals_not_voted"])
 }
