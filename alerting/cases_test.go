@@ -31,6 +31,17 @@ var catalog = []alertCase{
 		},
 	},
 	{
+		task: "oasis_monitor_no_access", template: "oasis_monitor_no_access",
+		alertID: func(rec series, ev events) string { return "oasis_monitor_no_access:" + ev.OwnNodeID },
+		fault: func(t *testing.T, rec series, ev events) (series, []step) {
+			s, from, to := permissionDenied(rec, ev)
+			return s, []step{
+				within("CRITICAL", from.Add(30*time.Second), 5*time.Second),
+				within("OK", to, 5*time.Second),
+			}
+		},
+	},
+	{
 		task: "oasis_node_silent", template: "oasis_node_silent", recorded: true, live: true,
 		alertID: func(rec series, ev events) string { return "oasis_node_silent:" + ev.OwnNodeID },
 	},

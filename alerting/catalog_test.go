@@ -302,3 +302,31 @@ func TestTickscriptsReadable(t *testing.T) {
 		}
 	}
 }
+
+// A monitor that may not use the socket is oasis_monitor_no_access, not a
+// node outage: oasis_node_down stays quiet on that series (and fires on a
+// node that is down for the same time, so this test can fail).
+func TestPermissionDeniedIsNotNodeDown(t *testing.T) {
+	skipReplays(t)
+	rec, ev := recording(t)
+	denied, _, _ := permissionDenied(rec, ev)
+	k := startKapacitor(t, nil, nil, nil)
+	k.feed(t, denied.lp(t))
+	if got := k.eventsOf("oasis_node_down"); len(got) != 0 {
+		t.Fatalf("oasis_node_down fired on a permission problem:\n%s", show(got))
+	}
+	if got := k.eventsOf("oasis_monitor_no_access"); len(got) != 2 {
+		t.Fatalf("oasis_monitor_no_access: want CRITICAL and OK, got:\n%s", show(got))
+	}
+
+	down := denied.edit(func(_ int, p *point) {
+		if p.Fields["down_reason"] == "permission_denied" {
+			p.Fields["down_reason"] = "no_socket"
+		}
+	})
+	k = startKapacitor(t, nil, nil, nil)
+	k.feed(t, down.lp(t))
+	if got := k.eventsOf("oasis_node_down"); len(got) != 2 {
+		t.Fatalf("oasis_node_down: want CRITICAL and OK for a node with no socket, got:\n%s", show(got))
+	}
+}

@@ -125,3 +125,18 @@ func (s step) String() string {
 	}
 	return fmt.Sprintf("%s between %s and %s%s", s.level, s.from.Format("15:04:05.000"), s.to.Format("15:04:05.000"), opt)
 }
+
+// permissionDenied is 6 minutes of our node's healthy points in which, for
+// two minutes from the second, the monitor may not use the socket: only
+// up=0 with down_reason=permission_denied, as oasis_node writes then.
+func permissionDenied(rec series, ev events) (s series, from, to time.Time) {
+	s = healthyFor(rec, ev, 6*time.Minute).only("oasis_node")
+	from = s.first().Add(time.Minute)
+	to = from.Add(2 * time.Minute)
+	s = s.edit(func(_ int, p *point) {
+		if !p.Time.Before(from) && p.Time.Before(to) {
+			p.Fields = map[string]any{"up": int64(0), "down_reason": "permission_denied"}
+		}
+	})
+	return s, from, to
+}

@@ -6,6 +6,7 @@
 //	oasis-telegraf -config oasis_node.conf -once             # gather once, print, exit
 //	oasis-telegraf -config oasis_signing.conf -once          # follow until caught up, print the summary, exit
 //	oasis-telegraf -sample-config oasis_node                 # print a plugin's config
+//	oasis-telegraf -config oasis_node.conf -check            # check socket access, the node, InfluxDB
 package main
 
 import (
@@ -46,6 +47,11 @@ func main() {
 	// lets Telegraf's own interval drive each gather.
 	pollInterval := flag.Duration("poll_interval", 0, "gather on this interval as well as on each line on stdin (0: only on stdin)")
 	showVersion := flag.Bool("version", false, "print the version and exit")
+	check := flag.Bool("check", false, "check the setup and exit: this process's user and groups, the node's socket, "+
+		"the node (answers, node_id, validator, synced) and, with -influxdb-url, a write to InfluxDB; prints what to fix")
+	influxURL := flag.String("influxdb-url", os.Getenv("INFLUX_URL"), "with -check, InfluxDB's URL (default: $INFLUX_URL; empty: not checked)")
+	influxDB := flag.String("influxdb-database", envOr("INFLUX_DB", "telegraf"), "with -check, the database to write to (default: $INFLUX_DB or telegraf)")
+	influxUser := flag.String("influxdb-user", envOr("INFLUX_USER", "telegraf"), "with -check, the InfluxDB user (default: $INFLUX_USER or telegraf; the password comes from $INFLUX_PASSWORD)")
 	flag.Parse()
 
 	switch {
@@ -64,6 +70,11 @@ func main() {
 	name, plugin, err := loadInput(*configFile)
 	if err != nil {
 		fail(err)
+	}
+	if *check {
+		os.Exit(runCheck(os.Stdout, name, plugin, influxTarget{
+			url: *influxURL, database: *influxDB, user: *influxUser, password: os.Getenv("INFLUX_PASSWORD"),
+		}))
 	}
 	execdlog.Install(os.Stderr, "inputs."+name)
 	s := shim.New()

@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -159,9 +160,26 @@ func call[T any](ctx context.Context, c *Client, method string, fn func(context.
 		}
 	}
 	if err != nil {
-		return v, fmt.Errorf("%s on %s: %w", method, c.target.Dial, err)
+		return v, c.classify(fmt.Errorf("%s on %s: %w", method, c.target.Dial, err), err)
 	}
 	return v, nil
+}
+
+// classify turns a failed call into a *ReachError. A node that could not be
+// reached over a UNIX socket is looked at without gRPC (CheckSocket), so the
+// error says whether the socket is missing, not ours to use, or not
+// answering, and names the socket and this process's user and groups.
+func (c *Client) classify(wrapped, cause error) error {
+	code := status.Code(cause)
+	if code != codes.Unavailable && code != codes.DeadlineExceeded {
+		return &ReachError{Reason: ReasonQueryFailed, Err: wrapped}
+	}
+	if c.target.Unix {
+		if err := CheckSocket(strings.TrimPrefix(c.target.Dial, "unix:")); err != nil {
+			return err
+		}
+	}
+	return &ReachError{Reason: ReasonNotAnswering, Err: wrapped}
 }
 
 type waitForReadyKey struct{}
@@ -263,7 +281,7 @@ func (c *Client) WatchBlocks(ctx context.Context) (<-chan *consensus.Block, func
 	c.calls.Add(1)
 	ch, sub, err := c.consensus.WatchBlocks(ctx)
 	if err != nil {
-		return nil, nil, fmt.Errorf("Consensus.WatchBlocks on %s: %w", c.target.Dial, err)
+		return nil, nil, c.classify(fmt.Errorf("Consensus.WatchBlocks on %s: %w", c.target.Dial, err), err)
 	}
 	return ch, sub.Close, nil
 }

@@ -152,6 +152,8 @@ func TestRecordAlertSeries(t *testing.T) {
 	net.StopValidator(0)
 	time.Sleep(45 * time.Second)
 	require.Equal(t, int64(0), last("oasis_node", "up", "node_id", ev.OwnNodeID), "node down shows as up=0")
+	require.Contains(t, []any{"no_socket", "not_answering"}, last("oasis_node", "down_reason", "node_id", ev.OwnNodeID),
+		"a stopped node is no_socket (or not_answering while it shuts down), never permission_denied")
 	ev.Validator0Started = time.Now().UnixNano()
 	net.StartValidator(0)
 	wait.Until(t, func() bool {

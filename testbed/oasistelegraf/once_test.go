@@ -44,6 +44,9 @@ func TestOnceAgainstRealNode(t *testing.T) {
 	require.NoError(t, err)
 	require.NotEmpty(t, documented)
 	for _, f := range documented {
+		if f == "down_reason" {
+			continue // only when the node can't be read
+		}
 		_, ok := m.GetField(f)
 		require.True(t, ok, "field %q documented in the README is missing from %s", f, string(out))
 	}

@@ -80,18 +80,18 @@ func (o *OasisNode) Gather(acc telegraf.Accumulator) error {
 	st, err := o.client.NodeStatus(ctx)
 	if err != nil {
 		acc.AddError(fmt.Errorf("reading node status: %w", err))
-		o.addDown(acc, now)
+		o.addDown(acc, now, nodeclient.Reason(err))
 		return nil
 	}
 	if o.expectedID != nil && !st.Identity.Node.Equal(*o.expectedID) {
 		acc.AddError(fmt.Errorf("node_id: the node at %s is %s, not the configured %s",
 			o.client.Target(), st.Identity.Node, o.expectedID))
-		o.addDown(acc, now)
+		o.addDown(acc, now, nodeclient.ReasonWrongNode)
 		return nil
 	}
 	if st.Consensus == nil {
 		acc.AddError(fmt.Errorf("node status from %s has no consensus section (mode %q)", o.client.Target(), st.Mode))
-		o.addDown(acc, now)
+		o.addDown(acc, now, nodeclient.ReasonQueryFailed)
 		return nil
 	}
 
@@ -132,9 +132,11 @@ func (o *OasisNode) Gather(acc telegraf.Accumulator) error {
 }
 
 // addDown emits the heartbeat that says the node could not be read, so
-// "down" is a value alerts can see rather than an absence.
-func (o *OasisNode) addDown(acc telegraf.Accumulator, now time.Time) {
-	acc.AddFields(Measurement, map[string]any{"up": int64(0)}, copyTags(o.lastTags), now)
+// "down" is a value alerts can see rather than an absence, with the reason
+// (nodeclient.Reason*), so an alert can tell a stopped node from a monitor
+// that may not use the socket.
+func (o *OasisNode) addDown(acc telegraf.Accumulator, now time.Time, reason string) {
+	acc.AddFields(Measurement, map[string]any{"up": int64(0), "down_reason": reason}, copyTags(o.lastTags), now)
 }
 
 func (o *OasisNode) tags(st *control.Status) map[string]string {

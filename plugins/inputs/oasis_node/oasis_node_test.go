@@ -181,9 +181,9 @@ func TestNoSocket(t *testing.T) {
 
 	require.Len(t, acc.Errors, 1)
 	require.ErrorContains(t, acc.Errors[0], "reading node status")
-	require.ErrorContains(t, acc.Errors[0], "/nonexistent/oasis/internal.sock")
+	require.ErrorContains(t, acc.Errors[0], "socket /nonexistent/oasis/internal.sock does not exist: the node is stopped, or the path (or its mount) is wrong")
 	// Only the heartbeat: no field that could be mistaken for data.
-	expected := []telegraf.Metric{metric.New(Measurement, map[string]string{}, map[string]any{"up": int64(0)}, now)}
+	expected := []telegraf.Metric{metric.New(Measurement, map[string]string{}, map[string]any{"up": int64(0), "down_reason": "no_socket"}, now)}
 	testutil.RequireMetricsEqual(t, expected, acc.GetTelegrafMetrics())
 }
 
@@ -196,7 +196,7 @@ func TestStatusError(t *testing.T) {
 	require.Len(t, acc.Errors, 1)
 	require.True(t, errors.Is(acc.Errors[0], consensus.ErrNoCommittedBlocks), "registered oasis errors survive the wire: %v", acc.Errors[0])
 	testutil.RequireMetricsEqual(t,
-		[]telegraf.Metric{metric.New(Measurement, map[string]string{}, map[string]any{"up": int64(0)}, now)},
+		[]telegraf.Metric{metric.New(Measurement, map[string]string{}, map[string]any{"up": int64(0), "down_reason": "query_failed"}, now)},
 		acc.GetTelegrafMetrics())
 }
 
@@ -230,7 +230,7 @@ func TestNodeRestartsBetweenGathers(t *testing.T) {
 	require.Len(t, acc.Errors, 1)
 	// Down, in the same series as the node's data.
 	testutil.RequireMetricsEqual(t,
-		[]telegraf.Metric{metric.New(Measurement, healthyTags(), map[string]any{"up": int64(0)}, now)},
+		[]telegraf.Metric{metric.New(Measurement, healthyTags(), map[string]any{"up": int64(0), "down_reason": "no_socket"}, now)},
 		acc.GetTelegrafMetrics())
 
 	require.NoError(t, n.Restart())
@@ -303,7 +303,7 @@ func TestWrongNodeBehindSocket(t *testing.T) {
 	require.Len(t, acc.Errors, 1)
 	require.ErrorContains(t, acc.Errors[0], "not the configured "+otherID.String())
 	testutil.RequireMetricsEqual(t,
-		[]telegraf.Metric{metric.New(Measurement, map[string]string{"node_id": otherID.String()}, map[string]any{"up": int64(0)}, now)},
+		[]telegraf.Metric{metric.New(Measurement, map[string]string{"node_id": otherID.String()}, map[string]any{"up": int64(0), "down_reason": "wrong_node"}, now)},
 		acc.GetTelegrafMetrics())
 }
 
@@ -342,6 +342,13 @@ func TestReadmeListsEveryField(t *testing.T) {
 	var emitted []string
 	for name := range healthyFields() {
 		emitted = append(emitted, name)
+	}
+	// A node that can't be read adds the reason to up=0.
+	down := gather(t, newPlugin(t, "unix:/nonexistent/oasis/internal.sock"))
+	for name := range down.Metrics[0].Fields {
+		if name != "up" {
+			emitted = append(emitted, name)
+		}
 	}
 	require.ElementsMatch(t, emitted, documented)
 }
