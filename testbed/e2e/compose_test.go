@@ -2,6 +2,9 @@ package e2e
 
 import (
 	"context"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -92,6 +95,101 @@ func TestComposeStack(t *testing.T) {
 		}
 	}
 	require.Equal(t, "unix:/node/data/internal.sock", *tg.Environment["OASIS_NODE_SOCKET"])
+
+	// A stable host tag: the operator's name, not the container ID.
+	require.Equal(t, operatorEnv(t)["OASIS_HOSTNAME"], tg.Hostname)
+
+	// The plugin configs and telegraf.conf are mounted, so an edit needs a
+	// restart, not a rebuild.
+	mounts := map[string]types.ServiceVolumeConfig{}
+	for _, v := range tg.Volumes {
+		mounts[v.Target] = v
+	}
+	for target, source := range map[string]string{"/etc/telegraf/telegraf.conf": "telegraf.conf", "/etc/telegraf/oasis": "telegraf"} {
+		m, ok := mounts[target]
+		require.True(t, ok, "%s is mounted", target)
+		require.True(t, m.ReadOnly, "%s is read-only", target)
+		require.True(t, strings.HasSuffix(m.Source, "/"+source), "%s comes from %s, not %s", target, source, m.Source)
+	}
+
+	// Only InfluxDB is on more than one network: Grafana can't reach
+	// Kapacitor's API (auth off, config overrides on) nor Telegraf.
+	nets := func(name string) []string {
+		var out []string
+		for n := range p.Services[name].Networks {
+			out = append(out, n)
+		}
+		return out
+	}
+	require.ElementsMatch(t, []string{"ingest", "alerting", "dashboards"}, nets("influxdb"))
+	require.ElementsMatch(t, []string{"ingest"}, nets("telegraf"))
+	require.ElementsMatch(t, []string{"alerting"}, nets("kapacitor"))
+	require.ElementsMatch(t, []string{"dashboards"}, nets("grafana"))
+}
+
+// Every setting telegraf.conf and telegraf/*.conf read from the
+// environment reaches Telegraf from .env: each ${VAR} they use is set in
+// the Telegraf service (a value from .env, or fixed by the stack), and a
+// value in .env arrives as given.
+func TestComposeTelegrafSettingsFromEnv(t *testing.T) {
+	files, err := filepath.Glob("../../telegraf/*.conf")
+	require.NoError(t, err)
+	files = append(files, "../../telegraf.conf")
+	used := map[string]bool{}
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		require.NoError(t, err)
+		for _, line := range strings.Split(string(raw), "\n") {
+			if strings.HasPrefix(strings.TrimSpace(line), "#") {
+				continue
+			}
+			for _, m := range regexp.MustCompile(`\$\{([A-Z_]+)`).FindAllStringSubmatch(line, -1) {
+				used[m[1]] = true
+			}
+		}
+	}
+	require.NotEmpty(t, used)
+	env := operatorEnv(t)
+	env["TELEGRAF_INTERVAL"] = "17s"
+	env["OASIS_SIGNING_ALL_VALIDATORS"] = "true"
+	env["OASIS_NODE_ID"] = "GnEZpCgm7AVZny+CDdC8z7MzXJr2fBpz52gPXibpLfg="
+	p, err := loadCompose(t, env)
+	require.NoError(t, err)
+	tg := p.Services["telegraf"]
+	// Set by the image or Telegraf's own run, not by the operator.
+	// OASIS_TELEGRAF_BIN, OASIS_CONFIG_DIR: the image's paths are the
+	// defaults; TELEGRAF_HEALTH_ADDRESS: the health check probes the
+	// default.
+	notFromEnv := map[string]bool{"OASIS_TELEGRAF_BIN": true, "OASIS_CONFIG_DIR": true, "TELEGRAF_HEALTH_ADDRESS": true}
+	for v := range used {
+		if notFromEnv[v] {
+			continue
+		}
+		_, ok := tg.Environment[v]
+		require.True(t, ok, "telegraf configs read ${%s}, which the telegraf service does not set", v)
+	}
+	require.Equal(t, "17s", *tg.Environment["TELEGRAF_INTERVAL"])
+	require.Equal(t, "true", *tg.Environment["OASIS_SIGNING_ALL_VALIDATORS"])
+	require.Equal(t, "GnEZpCgm7AVZny+CDdC8z7MzXJr2fBpz52gPXibpLfg=", *tg.Environment["OASIS_NODE_ID"])
+}
+
+// Kapacitor logs to stderr (docker compose logs shows it) and sends no
+// usage reports.
+func TestKapacitorConfLogsAndReporting(t *testing.T) {
+	raw, err := os.ReadFile("../../kapacitor/kapacitor.conf")
+	require.NoError(t, err)
+	section := func(name string) string {
+		s := string(raw)
+		i := strings.Index(s, "\n["+name+"]")
+		require.GreaterOrEqual(t, i, 0, name)
+		s = s[i+1:]
+		if j := strings.Index(s[1:], "\n["); j >= 0 {
+			s = s[:j+1]
+		}
+		return s
+	}
+	require.Regexp(t, `(?m)^\s*file = "STDERR"`, section("logging"))
+	require.Regexp(t, `(?m)^\s*enabled = false`, section("reporting"))
 }
 
 // Secrets have no defaults: a missing password stops the stack.
