@@ -126,18 +126,19 @@ func TestCheckPermissionDenied(t *testing.T) {
 		}
 		t.Skip("needs root to run oasis-telegraf as another user")
 	}
-	dataDir := filepath.Join(t.TempDir(), "node")
+	// The binary, its config and the node's directories in a directory
+	// nobody may enter, outside t.TempDir (whose parent is 0700).
+	shared, err := os.MkdirTemp("", "oasis-check")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(shared) })
+	require.NoError(t, os.Chmod(shared, 0o755))
+	// A node's data directory: 0700, its own (root's here).
+	dataDir := filepath.Join(shared, "node")
 	require.NoError(t, os.Mkdir(dataDir, 0o700))
 	socket := filepath.Join(dataDir, "internal.sock")
 	l, err := net.Listen("unix", socket)
 	require.NoError(t, err)
 	defer l.Close()
-	// The binary and its config must be reachable by nobody: a directory
-	// of their own outside t.TempDir (whose parent is 0700).
-	shared, err := os.MkdirTemp("", "oasis-check")
-	require.NoError(t, err)
-	t.Cleanup(func() { os.RemoveAll(shared) })
-	require.NoError(t, os.Chmod(shared, 0o755))
 	bin := filepath.Join(shared, "oasis-telegraf")
 	raw, err := os.ReadFile(binary)
 	require.NoError(t, err)
@@ -153,7 +154,7 @@ func TestCheckPermissionDenied(t *testing.T) {
 	var exit *exec.ExitError
 	require.ErrorAs(t, err, &exit, "the check ran and failed")
 	require.Equal(t, 1, exit.ExitCode())
-	require.Contains(t, string(out), "FAIL  socket     socket "+socket+": a directory on its path can't be entered by user ")
+	require.Contains(t, string(out), "FAIL  socket     socket "+socket+": directory "+dataDir+" (owner root, group root (0), mode drwx------) can't be entered by user ")
 	require.Contains(t, string(out), "(uid 65534)")
 	require.Contains(t, string(out), "see docs/install.md#socket-access")
 	require.Contains(t, string(out), "[permission_denied]")

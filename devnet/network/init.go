@@ -45,6 +45,13 @@ type Options struct {
 	BlockInterval time.Duration
 	// EpochBlocks is the epoch length in blocks (insecure beacon backend).
 	EpochBlocks int64
+	// SocketDir, when set, holds the validators' internal sockets
+	// (validator-N.sock, the node config's common.internal_socket_path)
+	// instead of their data directories: the layout of
+	// docs/install.md#socket-access, where a monitor that is not the
+	// node's user reaches the socket without entering the 0700 data
+	// directory.
+	SocketDir string
 }
 
 // DefaultOptions are a 4-validator network with ~1 s blocks and 30-block
@@ -134,6 +141,9 @@ func Init(dir string, opts Options) (*Manifest, error) {
 		TokenSymbol:   TokenSymbol,
 	}}
 	for _, mb := range members {
+		if opts.SocketDir != "" {
+			mb.v.Socket = filepath.Join(opts.SocketDir, "validator-"+strconv.Itoa(mb.v.Index)+".sock")
+		}
 		if err = writeNodeConfig(mb, members, genesisFile); err != nil {
 			return nil, fmt.Errorf("validator %d: node config: %w", mb.v.Index, err)
 		}
@@ -391,6 +401,9 @@ func writeNodeConfig(mb *member, all []*member, genesisFile string) error {
 	cfg := config.DefaultConfig()
 	cfg.Mode = config.ModeValidator
 	cfg.Common.DataDir = mb.v.DataDir
+	if mb.v.Socket != filepath.Join(mb.v.DataDir, "internal.sock") {
+		cfg.Common.InternalSocketPath = mb.v.Socket
+	}
 	cfg.Common.Log.File = filepath.Join(mb.v.DataDir, "node.log")
 	cfg.Common.Log.Format = "JSON"
 	cfg.Common.Log.Level = map[string]string{"default": "info"}

@@ -45,6 +45,7 @@ type Process struct {
 	args []string
 	env  []string
 	log  string
+	cred *syscall.Credential
 	mu   sync.Mutex
 	cmd  *exec.Cmd
 	done chan struct{}
@@ -54,6 +55,15 @@ type Process struct {
 // New prepares bin with args and extra environment, logging to logFile.
 func New(name, logFile string, env []string, bin string, args ...string) *Process {
 	return &Process{Name: name, args: append([]string{bin}, args...), env: env, log: logFile}
+}
+
+// RunAs makes the process run as another user (uid, gid and
+// supplementary groups), as a node or a monitor does on an operator's
+// host. Starting it then needs root.
+func (p *Process) RunAs(cred *syscall.Credential) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cred = cred
 }
 
 // Start starts the process (again, after Stop).
@@ -71,7 +81,7 @@ func (p *Process) Start() error {
 	cmd := exec.Command(p.args[0], p.args[1:]...)
 	cmd.Env = append(os.Environ(), p.env...)
 	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL, Credential: p.cred}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("starting %s: %w", p.Name, err)
 	}

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/user"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -66,8 +67,8 @@ func CheckSocket(path string) error {
 	fi, err := os.Stat(path)
 	switch {
 	case errors.Is(err, os.ErrPermission):
-		return &ReachError{ReasonPermissionDenied, fmt.Errorf("socket %s: a directory on its path can't be entered by %s: %w; give the monitor a directory of its own for the socket (see %s)",
-			path, Identity(), err, SocketAccessDoc)}
+		return &ReachError{ReasonPermissionDenied, fmt.Errorf("socket %s: %s can't be entered by %s; join the directory's group, or put the socket in a directory of its own that the monitor's group may enter (see %s)",
+			path, blockingDir(path), Identity(), SocketAccessDoc)}
 	case errors.Is(err, os.ErrNotExist):
 		return &ReachError{ReasonNoSocket, fmt.Errorf("socket %s does not exist: the node is stopped, or the path (or its mount) is wrong", path)}
 	case err != nil:
@@ -132,4 +133,24 @@ func owner(fi os.FileInfo) string {
 		name = u.Username
 	}
 	return fmt.Sprintf("owner %s, group %s, mode %s", name, groupName(int(st.Gid)), fi.Mode())
+}
+
+// blockingDir names the first directory on path's way that this process
+// may not enter, with its owner, group and mode (a node's 0700 data
+// directory, or a socket directory of a group the monitor is not in).
+func blockingDir(path string) string {
+	dir := string(filepath.Separator)
+	for _, part := range strings.Split(filepath.Dir(filepath.Clean(path)), string(filepath.Separator)) {
+		if part == "" {
+			continue
+		}
+		dir = filepath.Join(dir, part)
+		if syscall.Access(dir, 1 /* X_OK */) != nil {
+			if fi, err := os.Stat(dir); err == nil {
+				return fmt.Sprintf("directory %s (%s)", dir, owner(fi))
+			}
+			return "directory " + dir
+		}
+	}
+	return "a directory on its path"
 }

@@ -11,6 +11,7 @@ package devnettest
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -35,11 +37,22 @@ type Options struct {
 	Validators    int
 	BlockInterval time.Duration
 	EpochBlocks   int64
+	// SocketDir puts the validators' sockets there (validator-N.sock)
+	// instead of in their data directories.
+	SocketDir string
+	// RunAs runs the validators as this user, as on an operator's host:
+	// their data and entity directories are given to it (the node wants
+	// its data directory 0700 and its own). Needs root.
+	RunAs *syscall.Credential
+	// Umask is the validators' umask in octal (e.g. "0007": the socket
+	// group-writable); empty: the test's own.
+	Umask string
 }
 
 // Net is a running devnet.
 type Net struct {
 	manifest.Manifest
+	opts  Options
 	bin   string
 	t     testing.TB
 	mu    sync.Mutex
@@ -99,7 +112,7 @@ func Start(t testing.TB, opts Options) *Net {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := &Net{bin: bin, t: t, procs: map[int]*proc.Process{}}
+	n := &Net{opts: opts, bin: bin, t: t, procs: map[int]*proc.Process{}}
 	t.Cleanup(func() {
 		n.StopAll()
 		if t.Failed() {
@@ -109,10 +122,14 @@ func Start(t testing.TB, opts Options) *Net {
 		os.RemoveAll(dir)
 	})
 
-	out, err := exec.Command(bin, "init", "-dir", dir,
+	args := []string{"init", "-dir", dir,
 		"-validators", strconv.Itoa(opts.Validators),
 		"-block-interval", opts.BlockInterval.String(),
-		"-epoch-blocks", strconv.FormatInt(opts.EpochBlocks, 10)).Output()
+		"-epoch-blocks", strconv.FormatInt(opts.EpochBlocks, 10)}
+	if opts.SocketDir != "" {
+		args = append(args, "-socket-dir", opts.SocketDir)
+	}
+	out, err := exec.Command(bin, args...).Output()
 	if err != nil {
 		t.Fatalf("oasis-devnet init: %v %s", err, stderrOf(err))
 	}
@@ -121,6 +138,11 @@ func Start(t testing.TB, opts Options) *Net {
 		t.Fatalf("decoding oasis-devnet init output: %v\n%s", err, out)
 	}
 	n.Manifest = *m
+	if opts.RunAs != nil {
+		if err := n.handTo(*opts.RunAs); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for i := range n.Validators {
 		n.StartValidator(i)
 	}
@@ -137,9 +159,13 @@ func (n *Net) StartValidator(i int) {
 	defer n.mu.Unlock()
 	p, ok := n.procs[i]
 	if !ok {
+		args := []string{"node", "-dir", n.Dir, "-index", strconv.Itoa(i)}
+		if n.opts.Umask != "" {
+			args = append(args, "-umask", n.opts.Umask)
+		}
 		p = proc.New(fmt.Sprintf("validator %d", i),
-			filepath.Join(n.Dir, fmt.Sprintf("validator-%d.out", i)), nil,
-			n.bin, "node", "-dir", n.Dir, "-index", strconv.Itoa(i))
+			filepath.Join(n.Dir, fmt.Sprintf("validator-%d.out", i)), nil, n.bin, args...)
+		p.RunAs(n.opts.RunAs)
 		n.procs[i] = p
 	}
 	if err := p.Start(); err != nil {
@@ -275,4 +301,33 @@ func SkipIfShort(t testing.TB) {
 	if testing.Short() {
 		t.Skip("integration test (real devnet or stack): skipped under -short; make test runs it")
 	}
+}
+
+// handTo gives the network to the user validators run as: the network
+// directory may be traversed (not listed), the manifest and genesis read,
+// and each validator's data and entity directories are the user's. The
+// data directories stay 0700, as oasis-node requires.
+func (n *Net) handTo(cred syscall.Credential) error {
+	if err := os.Chmod(n.Dir, 0o711); err != nil {
+		return err
+	}
+	for _, f := range []string{filepath.Join(n.Dir, manifest.Name), n.GenesisFile} {
+		if err := os.Chmod(f, 0o644); err != nil {
+			return err
+		}
+	}
+	for _, v := range n.Validators {
+		for _, d := range []string{v.DataDir, v.EntityDir} {
+			err := filepath.WalkDir(d, func(path string, _ fs.DirEntry, err error) error {
+				if err != nil {
+					return err
+				}
+				return os.Lchown(path, int(cred.Uid), int(cred.Gid))
+			})
+			if err != nil {
+				return fmt.Errorf("handing %s to uid %d: %w", d, cred.Uid, err)
+			}
+		}
+	}
+	return nil
 }

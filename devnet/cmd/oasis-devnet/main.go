@@ -14,6 +14,8 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/spf13/viper"
@@ -27,10 +29,10 @@ import (
 const usageText = `usage: oasis-devnet COMMAND -dir DIR [flags]
 
 network:
-  init      -dir DIR [-validators 4] [-block-interval 1s] [-epoch-blocks 30]
+  init      -dir DIR [-validators 4] [-block-interval 1s] [-epoch-blocks 30] [-socket-dir DIR]
             create a network and print its manifest (JSON)
   up        -dir DIR [init flags]   init (if DIR has no network) and start every validator
-  node      -dir DIR -index I       run validator I in the foreground until SIGINT/SIGTERM
+  node      -dir DIR -index I [-umask 0007]  run validator I in the foreground until SIGINT/SIGTERM
   start     -dir DIR [-index I]     start validator I (default: all) in the background
   stop      -dir DIR [-index I]     stop (SIGTERM, then SIGKILL) validator I (default: all)
   restart   -dir DIR [-index I]     stop, then start
@@ -89,6 +91,7 @@ func cmdInit(cmd string, args []string) error {
 	fs.IntVar(&def.Validators, "validators", def.Validators, "number of validators")
 	fs.DurationVar(&def.BlockInterval, "block-interval", def.BlockInterval, "pause between blocks (CometBFT timeout_commit)")
 	fs.Int64Var(&def.EpochBlocks, "epoch-blocks", def.EpochBlocks, "epoch length in blocks")
+	fs.StringVar(&def.SocketDir, "socket-dir", "", "put each validator's internal socket here (validator-N.sock) instead of its data directory")
 	_ = fs.Parse(args)
 	if *dir == "" {
 		return fmt.Errorf("-dir is required, e.g. -dir /tmp/devnet")
@@ -118,6 +121,7 @@ func cmdControl(cmd string, args []string) error {
 	fs := flag.NewFlagSet(cmd, flag.ExitOnError)
 	dir := fs.String("dir", "", "network directory made by init (required)")
 	index := fs.Int("index", -1, "validator index (default: all; required for node)")
+	umask := fs.String("umask", "", "node only: the process umask, in octal (e.g. 0007: the socket group-writable, as in docs/install.md#socket-access)")
 	_ = fs.Parse(args)
 	if *dir == "" {
 		return fmt.Errorf("-dir is required, e.g. -dir /tmp/devnet")
@@ -134,6 +138,13 @@ func cmdControl(cmd string, args []string) error {
 	case "node":
 		if *index < 0 {
 			return fmt.Errorf("-index is required, e.g. -index 0")
+		}
+		if *umask != "" {
+			mask, err := strconv.ParseUint(*umask, 8, 32)
+			if err != nil || mask > 0o777 {
+				return fmt.Errorf("-umask %q: an octal mask, e.g. -umask 0007", *umask)
+			}
+			syscall.Umask(int(mask))
 		}
 		return runNode(vs[0])
 	case "start":
