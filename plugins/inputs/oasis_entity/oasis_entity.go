@@ -101,7 +101,7 @@ func (o *OasisEntity) Gather(acc telegraf.Accumulator) error {
 			err = errors.New("the node has no committed block yet")
 		}
 		acc.AddError(fmt.Errorf("reading node status: %w", err))
-		o.addDown(acc, now)
+		o.addDown(acc, now, nodeclient.Reason(err))
 		return nil
 	}
 	height, epoch := st.Consensus.LatestHeight, st.Consensus.LatestEpoch
@@ -111,20 +111,20 @@ func (o *OasisEntity) Gather(acc telegraf.Accumulator) error {
 		id, err := o.client.OwnEntity(ctx, st)
 		if err != nil {
 			acc.AddError(fmt.Errorf("finding the node's entity: %w", err))
-			o.addDown(acc, now)
+			o.addDown(acc, now, nodeclient.Reason(err))
 			return nil
 		}
 		ids = []signature.PublicKey{id}
 	}
 	if err := o.loadToken(ctx); err != nil {
 		acc.AddError(fmt.Errorf("reading the token: %w", err))
-		o.addDown(acc, now)
+		o.addDown(acc, now, nodeclient.Reason(err))
 		return nil
 	}
 	vals, err := o.client.Validators(ctx, height)
 	if err != nil {
 		acc.AddError(fmt.Errorf("reading the validator set at height %d: %w", height, err))
-		o.addDown(acc, now)
+		o.addDown(acc, now, nodeclient.Reason(err))
 		return nil
 	}
 	if err := o.loadRanks(ctx, vals, ids, height, epoch); err != nil {
@@ -136,12 +136,12 @@ func (o *OasisEntity) Gather(acc telegraf.Accumulator) error {
 	return nil
 }
 
-func (o *OasisEntity) addDown(acc telegraf.Accumulator, now time.Time) {
+func (o *OasisEntity) addDown(acc telegraf.Accumulator, now time.Time, reason string) {
 	for _, id := range o.entityIDs {
-		acc.AddFields(EntityMeasurement, map[string]any{"up": int64(0)}, map[string]string{"entity_id": id.String()}, now)
+		acc.AddFields(EntityMeasurement, map[string]any{"up": int64(0), "down_reason": reason}, map[string]string{"entity_id": id.String()}, now)
 	}
 	if len(o.entityIDs) == 0 {
-		acc.AddFields(EntityMeasurement, map[string]any{"up": int64(0)}, map[string]string{}, now)
+		acc.AddFields(EntityMeasurement, map[string]any{"up": int64(0), "down_reason": reason}, map[string]string{}, now)
 	}
 }
 

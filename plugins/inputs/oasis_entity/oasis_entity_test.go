@@ -215,7 +215,7 @@ func TestNodeDown(t *testing.T) {
 	require.NoError(t, p.Init())
 	acc := acctest.Gather(t, p)
 	require.Len(t, acc.Errors, 1)
-	require.Equal(t, map[string]any{"up": int64(0)}, acctest.Point(t, acc, EntityMeasurement, "entity_id", ourEntity.String()))
+	require.Equal(t, map[string]any{"up": int64(0), "down_reason": "no_socket"}, acctest.Point(t, acc, EntityMeasurement, "entity_id", ourEntity.String()))
 }
 
 func TestInitRejectsBadSettings(t *testing.T) {
@@ -234,6 +234,11 @@ func TestReadmeListsEveryField(t *testing.T) {
 	for k := range acctest.Point(t, acc, NodeMeasurement, "node_id", ourNode.String()) {
 		emitted = append(emitted, docfields.Field{Measurement: NodeMeasurement, Name: k})
 	}
+	// A node that can't be read adds the reason to up=0.
+	down := &OasisEntity{Config: nodeclient.Config{Address: "unix:/nonexistent/internal.sock"}, Log: testutil.Logger{}}
+	require.NoError(t, down.Init())
+	emitted = append(emitted, docfields.Field{Measurement: EntityMeasurement, Name: "down_reason"})
+	require.Contains(t, acctest.Gather(t, down).Metrics[0].Fields, "down_reason")
 	require.ElementsMatch(t, emitted, documented)
 }
 

@@ -93,7 +93,7 @@ func (g *OasisGovernance) Gather(acc telegraf.Accumulator) error {
 	}
 	down := func(what string, err error) error {
 		acc.AddError(fmt.Errorf("%s: %w", what, err))
-		acc.AddFields(SummaryMeasurement, map[string]any{"up": int64(0)}, summaryTags, now)
+		acc.AddFields(SummaryMeasurement, map[string]any{"up": int64(0), "down_reason": nodeclient.Reason(err)}, summaryTags, now)
 		return nil
 	}
 
