@@ -5,14 +5,20 @@ package e2e
 
 import (
 	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/oasis-mission-control/oasis-mission-control/devnet/proc"
 	"github.com/oasis-mission-control/oasis-mission-control/internal/docfields"
 	"github.com/oasis-mission-control/oasis-mission-control/testbed/devnettest"
+	"github.com/oasis-mission-control/oasis-mission-control/testbed/nativestack"
 	"github.com/oasis-mission-control/oasis-mission-control/testbed/stacktest"
 	"github.com/oasis-mission-control/oasis-mission-control/testbed/wait"
 )
@@ -52,10 +58,20 @@ func fieldsIn(t *testing.T, in *stacktest.Influx) map[string]map[string]any {
 func TestPipeline(t *testing.T) {
 	net := devnettest.Start(t, devnettest.Options{Validators: 4, BlockInterval: 500 * time.Millisecond, EpochBlocks: 20})
 	in := stacktest.StartInflux(t)
-	tg := stacktest.StartTelegraf(t, in, net.Validators[0].Socket, 2*time.Second,
-		"OASIS_SIGNING_ALL_VALIDATORS=true",
-		"OASIS_NODE_PROCESS=oasis-devnet",
-	)
+	// telegraf.conf as shipped, but its health check trips at 50 waiting
+	// points instead of 1,000, so a one-minute outage shows.
+	shipped, err := os.ReadFile("../../telegraf.conf")
+	require.NoError(t, err)
+	require.Equal(t, 1, strings.Count(string(shipped), "lt = 1000.0"), "telegraf.conf's health threshold")
+	conf := filepath.Join(t.TempDir(), "telegraf.conf")
+	require.NoError(t, os.WriteFile(conf, []byte(strings.Replace(string(shipped), "lt = 1000.0", "lt = 50.0", 1)), 0o600))
+	healthPort, err := proc.FreePort()
+	require.NoError(t, err)
+	health := fmt.Sprintf("http://127.0.0.1:%d/", healthPort)
+	tg := stacktest.StartTelegrafWith(t, in, nativestack.TelegrafOptions{
+		Socket: net.Validators[0].Socket, Interval: 2 * time.Second, ConfigFile: conf, HealthPort: healthPort,
+		Env: []string{"OASIS_SIGNING_ALL_VALIDATORS=true", "OASIS_NODE_PROCESS=oasis-devnet"},
+	})
 	defer func() {
 		if t.Failed() {
 			t.Logf("telegraf log:\n%s", tg.Log())
@@ -143,10 +159,18 @@ func TestPipeline(t *testing.T) {
 
 	// InfluxDB down for a minute loses no point: Telegraf buffers and sends
 	// them when it is back. Every height of our validator has its point.
+	// Telegraf's health check says so while it can't write: 503 once 50
+	// points wait (the shipped threshold is 1,000), 200 again after.
+	require.Equal(t, http.StatusOK, healthStatus(t, health), "healthy while InfluxDB is up")
 	before := lastBlockHeight(t, in)
+	stopped := time.Now()
 	in.Stop()
-	time.Sleep(time.Minute)
+	wait.Until(t, func() bool { return healthStatus(t, health) == http.StatusServiceUnavailable },
+		time.Minute, time.Second, "Telegraf's health check fails while InfluxDB is down")
+	time.Sleep(time.Until(stopped.Add(time.Minute))) // the outage lasts a minute
 	in.Start()
+	wait.Until(t, func() bool { return healthStatus(t, health) == http.StatusOK },
+		time.Minute, time.Second, "Telegraf's health check recovers once the buffer is written")
 	var after int64
 	wait.Until(t, func() bool {
 		after = lastBlockHeight(t, in)
@@ -185,4 +209,13 @@ func blockHeights(t *testing.T, in *stacktest.Influx, from, to int64) map[int64]
 		out[r["_value"].(int64)] = true
 	}
 	return out
+}
+
+// healthStatus is the status code of Telegraf's health endpoint.
+func healthStatus(t *testing.T, url string) int {
+	t.Helper()
+	resp, err := http.Get(url)
+	require.NoError(t, err)
+	resp.Body.Close()
+	return resp.StatusCode
 }

@@ -140,13 +140,26 @@ type TelegrafOptions struct {
 	StateDir string        // oasis_signing's state file directory
 	// Extra environment, e.g. OASIS_SIGNING_ALL_VALIDATORS=true.
 	Env []string
+	// ConfigFile replaces the repository's telegraf.conf (a test's edited
+	// copy of it); empty: telegraf.conf.
+	ConfigFile string
+	// HealthPort is where outputs.health listens; 0: a free port.
+	HealthPort int
 }
 
 // NewTelegraf prepares telegraf with the repository's telegraf.conf.
 func NewTelegraf(repo, bins string, in *Influx, o TelegrafOptions) (*proc.Process, error) {
-	healthPort, err := proc.FreePort()
-	if err != nil {
-		return nil, err
+	healthPort := o.HealthPort
+	if healthPort == 0 {
+		port, err := proc.FreePort()
+		if err != nil {
+			return nil, err
+		}
+		healthPort = port
+	}
+	config := o.ConfigFile
+	if config == "" {
+		config = filepath.Join(repo, "telegraf.conf")
 	}
 	env := append([]string{
 		"TELEGRAF_HEALTH_ADDRESS=tcp://127.0.0.1:" + strconv.Itoa(healthPort),
@@ -161,5 +174,5 @@ func NewTelegraf(repo, bins string, in *Influx, o TelegrafOptions) (*proc.Proces
 		"INFLUX_PASSWORD=" + WriterPassword,
 	}, o.Env...)
 	return proc.New("telegraf", filepath.Join(o.StateDir, "telegraf.log"), env,
-		filepath.Join(bins, "telegraf"), "--config", filepath.Join(repo, "telegraf.conf")), nil
+		filepath.Join(bins, "telegraf"), "--config", config), nil
 }

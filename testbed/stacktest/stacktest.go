@@ -96,9 +96,17 @@ func (in *Influx) Flux(t testing.TB, query string) []map[string]any {
 // the node socket and in, gathering every interval.
 func StartTelegraf(t testing.TB, in *Influx, socket string, interval time.Duration, extraEnv ...string) *proc.Process {
 	t.Helper()
-	p, err := nativestack.NewTelegraf(devnettest.RepoRoot(), Bins(t), in.Influx, nativestack.TelegrafOptions{
-		Socket: socket, Interval: interval, StateDir: t.TempDir(), Env: extraEnv,
-	})
+	return StartTelegrafWith(t, in, nativestack.TelegrafOptions{Socket: socket, Interval: interval, Env: extraEnv})
+}
+
+// StartTelegrafWith is StartTelegraf with every option (an edited config,
+// the health port); StateDir defaults to a test directory.
+func StartTelegrafWith(t testing.TB, in *Influx, o nativestack.TelegrafOptions) *proc.Process {
+	t.Helper()
+	if o.StateDir == "" {
+		o.StateDir = t.TempDir()
+	}
+	p, err := nativestack.NewTelegraf(devnettest.RepoRoot(), Bins(t), in.Influx, o)
 	if err != nil {
 		t.Fatal(err)
 	}
