@@ -11,5 +11,5 @@ RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o /out/oasis-telegraf ./c
 
 FROM telegraf:1.37.2
 COPY --from=build /out/oasis-telegraf /usr/local/bin/oasis-telegraf
-COPY telegraf.conf /etc/telegraf/telegraf.conf
+COPY telegraf.conf telegraf-compose.conf /etc/telegraf/
 COPY telegraf/ /etc/telegraf/oasis/

@@ -1,12 +1,19 @@
 # Oasis Mission Control. The README's two commands are `make demo` and `make test`.
 GO ?= go
 
-.PHONY: build dashboards deps demo test test-unit vet
+.PHONY: build dashboards deps demo install test test-unit vet
 
 ## build: the execd binary and the local devnet command, into bin/
 build:
 	$(GO) build -o bin/oasis-telegraf ./cmd/oasis-telegraf
 	cd devnet && $(GO) build -o ../bin/oasis-devnet ./cmd/oasis-devnet
+
+## install: the native install, as root, next to the vendors' packages of
+## Telegraf, InfluxDB 1.8, Kapacitor and Grafana (docs/install-native.md).
+## Settings as make variables, e.g. make install SOCKET=unix:/run/oasis/internal.sock;
+## the list is at the top of scripts/install-native.sh.
+install:
+	scripts/install-native.sh
 
 ## dashboards: write grafana/dashboards/*.json from internal/dashboards
 dashboards:

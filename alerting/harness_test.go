@@ -79,7 +79,7 @@ func startKapacitor(t *testing.T, overrides vars, dotenv, kapacitorEnv map[strin
 	}
 	env := map[string]string{}
 	for _, name := range missing {
-		env[name] = "test-" + strings.ToLower(name)
+		env[name] = "/test-" + strings.ToLower(name) // a path too, for the bind mounts
 	}
 	env["WEBHOOK_URL"] = hook.URL
 	for name, value := range dotenv {

@@ -27,7 +27,7 @@ func newcomerEnv(t *testing.T) map[string]string {
 	}
 	vars := map[string]string{}
 	for _, k := range missing {
-		vars[k] = "test-" + strings.ToLower(k)
+		vars[k] = "/test-" + strings.ToLower(k) // a path too, for the bind mounts
 	}
 	return vars
 }
@@ -112,20 +112,20 @@ func TestComposeEnvironment(t *testing.T) {
 		t.Fatal(err)
 	}
 	for k, want := range map[string]string{
-		"KAPACITOR_TELEGRAM_ENABLED":    "true",                          // the shell's value
-		"KAPACITOR_SLACK_0_ENABLED":     "false",                         // .env.example's
-		"KAPACITOR_SMTP_PORT":           "587",                           // .env.example's
-		"KAPACITOR_SMTP_HOST":           "localhost",                     // ${SMTP_HOST:-localhost}, empty in .env
-		"KAPACITOR_INFLUXDB_0_PASSWORD": vars["INFLUXDB_ADMIN_PASSWORD"], // required
+		"KAPACITOR_TELEGRAM_ENABLED":    "true",                            // the shell's value
+		"KAPACITOR_SLACK_0_ENABLED":     "false",                           // .env.example's
+		"KAPACITOR_SMTP_PORT":           "587",                             // .env.example's
+		"KAPACITOR_SMTP_HOST":           "localhost",                       // ${SMTP_HOST:-localhost}, empty in .env
+		"KAPACITOR_INFLUXDB_0_PASSWORD": vars["KAPACITOR_INFLUX_PASSWORD"], // required; its own read-only user
 		"KAPACITOR_LOAD_DIR":            "/etc/kapacitor/load",
 	} {
 		if env[k] != want {
 			t.Errorf("%s = %q, want %q", k, env[k], want)
 		}
 	}
-	delete(vars, "INFLUXDB_ADMIN_PASSWORD")
+	delete(vars, "KAPACITOR_INFLUX_PASSWORD")
 	_, err = ComposeEnvironment(composeFile, envExample, vars, "kapacitor")
-	if err == nil || !strings.Contains(err.Error(), "INFLUXDB_ADMIN_PASSWORD") {
-		t.Errorf("no INFLUXDB_ADMIN_PASSWORD: got %v, want an error naming it", err)
+	if err == nil || !strings.Contains(err.Error(), "KAPACITOR_INFLUX_PASSWORD") {
+		t.Errorf("no KAPACITOR_INFLUX_PASSWORD: got %v, want an error naming it", err)
 	}
 }

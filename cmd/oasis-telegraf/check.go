@@ -107,7 +107,7 @@ func checkNode(r *checkReport, cfg nodeclient.Config, wantID string) {
 	if wantID != "" && st.Identity.Node.String() != wantID {
 		r.fail("node_id", fmt.Errorf("the node at %s is %s, not the configured node_id %s", c.Target(), st.Identity.Node, wantID))
 	} else if wantID == "" {
-		r.skip("node_id", fmt.Sprintf("not set; set node_id = %q so a node that is down still reports under its ID", st.Identity.Node))
+		r.skip("node_id", fmt.Sprintf("not set; set OASIS_NODE_ID=%s (.env, or telegraf.env natively) so a node that is down still reports under its ID", st.Identity.Node))
 	} else {
 		r.ok("node_id", "matches the configuration")
 	}

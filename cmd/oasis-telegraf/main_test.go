@@ -63,21 +63,21 @@ func TestBadConfigStopsStartUp(t *testing.T) {
 		{
 			"malformed socket path",
 			"[[inputs.oasis_node]]\naddress = \"unix:node/internal.sock\"\n",
-			[]string{`address "unix:node/internal.sock"`, `e.g. address = "unix:/node/data/internal.sock"`},
+			[]string{`address "unix:node/internal.sock"`, `e.g. address = "unix:/run/oasis/internal.sock"`},
 		},
 		{
 			"unknown key",
-			"[[inputs.oasis_node]]\naddress = \"unix:/node/data/internal.sock\"\nadress_timeout = \"3s\"\n",
-			[]string{`unknown setting "adress_timeout"`, `address = "unix:/node/data/internal.sock"`, "[[inputs.oasis_node]]"},
+			"[[inputs.oasis_node]]\naddress = \"unix:/run/oasis/internal.sock\"\nadress_timeout = \"3s\"\n",
+			[]string{`unknown setting "adress_timeout"`, `address = "unix:/run/oasis/internal.sock"`, "[[inputs.oasis_node]]"},
 		},
 		{
 			"malformed node id",
-			"[[inputs.oasis_node]]\naddress = \"unix:/node/data/internal.sock\"\nnode_id = \"my-validator\"\n",
+			"[[inputs.oasis_node]]\naddress = \"unix:/run/oasis/internal.sock\"\nnode_id = \"my-validator\"\n",
 			[]string{`node_id "my-validator"`, `e.g. node_id = "GnEZpCgm7AVZny+CDdC8z7MzXJr2fBpz52gPXibpLfg="`},
 		},
 		{
 			"unknown plugin",
-			"[[inputs.oasis_nodes]]\naddress = \"unix:/node/data/internal.sock\"\n",
+			"[[inputs.oasis_nodes]]\naddress = \"unix:/run/oasis/internal.sock\"\n",
 			[]string{"unknown plugin [[inputs.oasis_nodes]]", "oasis_node"},
 		},
 		{
@@ -118,7 +118,7 @@ func TestSampleConfig(t *testing.T) {
 	require.Contains(t, r.stdout, "[[inputs.oasis_node]]")
 
 	// The printed sample is itself a valid config.
-	path := writeConfig(t, strings.Replace(r.stdout, "unix:/node/data/internal.sock", "unix:/nonexistent/internal.sock", 1))
+	path := writeConfig(t, strings.Replace(r.stdout, "unix:/run/oasis/internal.sock", "unix:/nonexistent/internal.sock", 1))
 	r = run(t, "-config", path, "-once")
 	require.Equal(t, 1, r.exitCode, "the node is absent, so the gather reports an error")
 	// Field order in line protocol is not fixed.

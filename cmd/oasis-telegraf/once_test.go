@@ -196,7 +196,7 @@ func TestErrorsNameThePluginOnce(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			r := run(t, "-sample-config", name)
 			require.Equal(t, 0, r.exitCode)
-			conf := strings.ReplaceAll(r.stdout, "unix:/node/data/internal.sock", "unix:/nonexistent/internal.sock")
+			conf := strings.ReplaceAll(r.stdout, "unix:/run/oasis/internal.sock", "unix:/nonexistent/internal.sock")
 			r = run(t, "-config", writeConfig(t, conf), "-once")
 			require.Equal(t, 1, r.exitCode, "the node is absent")
 			lines := strings.Split(strings.TrimSpace(r.stderr), "\n")

@@ -9,7 +9,7 @@ import (
 
 // ExampleAddress is shown in every address error so the operator sees a
 // valid value next to the invalid one.
-const ExampleAddress = `address = "unix:/node/data/internal.sock"`
+const ExampleAddress = `address = "unix:/run/oasis/internal.sock"`
 
 // Target is a parsed node address.
 type Target struct {
@@ -23,9 +23,10 @@ type Target struct {
 // ParseAddress checks a node address as an operator writes it in the plugin
 // configuration and returns the gRPC target for it. Accepted forms:
 //
-//	unix:/node/data/internal.sock     oasis-node's own socket (the default place
-//	unix:///node/data/internal.sock   is <datadir>/internal.sock)
-//	/node/data/internal.sock          a bare absolute path
+//	unix:/run/oasis/internal.sock     oasis-node's socket (the documented layout
+//	unix:///run/oasis/internal.sock   sets common.internal_socket_path; the
+//	                                  node's default is <datadir>/internal.sock)
+//	/run/oasis/internal.sock          a bare absolute path
 //	node.example.com:9100             a TLS proxy in front of a remote node's socket
 //
 // oasis-node has no TCP listener for its API; the TCP form is for a TLS

@@ -9,10 +9,10 @@ import (
 
 func TestParseAddress(t *testing.T) {
 	good := map[string]Target{
-		"unix:/node/data/internal.sock":   {Dial: "unix:/node/data/internal.sock", Unix: true},
-		"unix:///node/data/internal.sock": {Dial: "unix:/node/data/internal.sock", Unix: true},
-		"/node/data/internal.sock":        {Dial: "unix:/node/data/internal.sock", Unix: true},
-		" /node/data//internal.sock ":     {Dial: "unix:/node/data/internal.sock", Unix: true},
+		"unix:/run/oasis/internal.sock":   {Dial: "unix:/run/oasis/internal.sock", Unix: true},
+		"unix:///run/oasis/internal.sock": {Dial: "unix:/run/oasis/internal.sock", Unix: true},
+		"/run/oasis/internal.sock":        {Dial: "unix:/run/oasis/internal.sock", Unix: true},
+		" /run/oasis//internal.sock ":     {Dial: "unix:/run/oasis/internal.sock", Unix: true},
 		"node.example.com:9100":           {Dial: "node.example.com:9100"},
 		"[::1]:9100":                      {Dial: "[::1]:9100"},
 	}
@@ -26,7 +26,7 @@ func TestParseAddress(t *testing.T) {
 		"internal.sock":                "neither an absolute socket path nor host:port",
 		"unix:internal.sock":           "must be absolute",
 		"unix:":                        "must be absolute",
-		"/node/data/":                  "names a directory",
+		"/run/oasis/":                  "names a directory",
 		"https://node:443":             "unsupported scheme",
 		"node:":                        "neither an absolute socket path nor host:port",
 		"/" + strings.Repeat("a", 120): "longer than the kernel's limit",
@@ -39,7 +39,7 @@ func TestParseAddress(t *testing.T) {
 }
 
 func TestTLSOnlyForTCP(t *testing.T) {
-	cfg := Config{Address: "unix:/node/data/internal.sock"}
+	cfg := Config{Address: "unix:/run/oasis/internal.sock"}
 	cfg.TLSCA = "/etc/ca.pem"
 	_, err := New(cfg)
 	require.ErrorContains(t, err, "apply only to a host:port address")

@@ -44,6 +44,7 @@ func operatorEnv(t *testing.T) map[string]string {
 		}
 	}
 	env["OASIS_NODE_GID"] = "1000"
+	env["OASIS_NODE_VOLUME_DIR"] = "/srv/oasis/monitor-disk"
 	return env
 }
 
@@ -76,36 +77,38 @@ func TestComposeStack(t *testing.T) {
 	require.Equal(t, "kapacitor:1.7.5", p.Services["kapacitor"].Image, "the version the alert tests run")
 	require.Equal(t, "true", *p.Services["influxdb"].Environment["INFLUXDB_HTTP_AUTH_ENABLED"], "InfluxDB auth on")
 
-	// The node's data dir (with internal.sock) is mounted read-only, and
-	// Telegraf joins the socket's group.
+	// Telegraf gets the node's socket directory, read-only, at the path
+	// the docs give, and a keyless directory on the node's data
+	// filesystem for the disk input: nothing else of the host. No host
+	// filesystem, no host PID namespace, no host network.
 	tg := p.Services["telegraf"]
-	var nodeMount *types.ServiceVolumeConfig
-	for i, v := range tg.Volumes {
-		if v.Target == "/node/data" {
-			nodeMount = &tg.Volumes[i]
-		}
-	}
-	require.NotNil(t, nodeMount, "the node's data dir is mounted")
-	require.True(t, nodeMount.ReadOnly, "the node's data dir is read-only")
-	require.Equal(t, "/node/data", nodeMount.Source)
-	require.Equal(t, []string{"1000"}, tg.GroupAdd)
+	mounts := map[string]types.ServiceVolumeConfig{}
 	for _, v := range tg.Volumes {
-		if v.Target == "/hostfs" {
-			require.True(t, v.ReadOnly, "the host filesystem is read-only")
-		}
+		mounts[v.Target] = v
+		require.NotEqual(t, "/", v.Source, "the host's / is not mounted")
+		require.NotEqual(t, "/proc", v.Source, "the host's /proc is not mounted")
+		require.NotContains(t, v.Target, "hostfs")
 	}
-	require.Equal(t, "unix:/node/data/internal.sock", *tg.Environment["OASIS_NODE_SOCKET"])
+	require.Equal(t, "/run/oasis", mounts["/run/oasis"].Source, "OASIS_SOCKET_DIR")
+	require.True(t, mounts["/run/oasis"].ReadOnly, "the socket directory is read-only")
+	require.Equal(t, "/srv/oasis/monitor-disk", mounts["/node/volume"].Source, "OASIS_NODE_VOLUME_DIR")
+	require.True(t, mounts["/node/volume"].ReadOnly, "the node's volume is read-only")
+	require.Empty(t, tg.Pid, "no host PID namespace")
+	require.Empty(t, tg.NetworkMode, "no host network")
+	for k := range tg.Environment {
+		require.False(t, strings.HasPrefix(k, "HOST_"), "%s: Telegraf reads no host filesystem", k)
+	}
+	require.Equal(t, []string{"1000"}, tg.GroupAdd)
+	require.Equal(t, "unix:/run/oasis/internal.sock", *tg.Environment["OASIS_NODE_SOCKET"])
+	require.Equal(t, types.ShellCommand{"telegraf", "--config", "/etc/telegraf/telegraf.conf", "--config", "/etc/telegraf/telegraf-compose.conf"}, tg.Command,
+		"telegraf.conf plus the compose stack's host inputs, not the native ones")
 
 	// A stable host tag: the operator's name, not the container ID.
 	require.Equal(t, operatorEnv(t)["OASIS_HOSTNAME"], tg.Hostname)
 
 	// The plugin configs and telegraf.conf are mounted, so an edit needs a
 	// restart, not a rebuild.
-	mounts := map[string]types.ServiceVolumeConfig{}
-	for _, v := range tg.Volumes {
-		mounts[v.Target] = v
-	}
-	for target, source := range map[string]string{"/etc/telegraf/telegraf.conf": "telegraf.conf", "/etc/telegraf/oasis": "telegraf"} {
+	for target, source := range map[string]string{"/etc/telegraf/telegraf.conf": "telegraf.conf", "/etc/telegraf/telegraf-compose.conf": "telegraf-compose.conf", "/etc/telegraf/oasis": "telegraf"} {
 		m, ok := mounts[target]
 		require.True(t, ok, "%s is mounted", target)
 		require.True(t, m.ReadOnly, "%s is read-only", target)
@@ -134,7 +137,8 @@ func TestComposeStack(t *testing.T) {
 func TestComposeTelegrafSettingsFromEnv(t *testing.T) {
 	files, err := filepath.Glob("../../telegraf/*.conf")
 	require.NoError(t, err)
-	files = append(files, "../../telegraf.conf")
+	// What the compose stack loads; telegraf-native.conf is not.
+	files = append(files, "../../telegraf.conf", "../../telegraf-compose.conf")
 	used := map[string]bool{}
 	for _, f := range files {
 		raw, err := os.ReadFile(f)
@@ -173,6 +177,78 @@ func TestComposeTelegrafSettingsFromEnv(t *testing.T) {
 	require.Equal(t, "GnEZpCgm7AVZny+CDdC8z7MzXJr2fBpz52gPXibpLfg=", *tg.Environment["OASIS_NODE_ID"])
 }
 
+// Kapacitor reads InfluxDB as its own read-only user, never the admin:
+// InfluxDB's first-start init runs influxdb/oasis-setup.sh, which makes
+// that user and the subscription to Kapacitor's write endpoint (what the
+// native tests run against a real influxd), and Kapacitor does not manage
+// subscriptions itself.
+func TestComposeKapacitorLeastPrivilege(t *testing.T) {
+	env := operatorEnv(t)
+	p, err := loadCompose(t, env)
+	require.NoError(t, err)
+	kap, influx := p.Services["kapacitor"], p.Services["influxdb"]
+	require.Equal(t, "kapacitor", *kap.Environment["KAPACITOR_INFLUXDB_0_USERNAME"])
+	require.Equal(t, env["KAPACITOR_INFLUX_PASSWORD"], *kap.Environment["KAPACITOR_INFLUXDB_0_PASSWORD"])
+	require.NotEqual(t, env["INFLUXDB_ADMIN_PASSWORD"], *kap.Environment["KAPACITOR_INFLUXDB_0_PASSWORD"])
+	for k, v := range kap.Environment {
+		require.NotEqual(t, env["INFLUXDB_ADMIN_PASSWORD"], *v, "Kapacitor gets the admin password in %s", k)
+	}
+	var initScript *types.ServiceVolumeConfig
+	for i, v := range influx.Volumes {
+		if v.Target == "/docker-entrypoint-initdb.d/oasis-setup.sh" {
+			initScript = &influx.Volumes[i]
+		}
+	}
+	require.NotNil(t, initScript, "influxdb/oasis-setup.sh runs at InfluxDB's first start")
+	require.True(t, strings.HasSuffix(initScript.Source, "/influxdb/oasis-setup.sh"))
+	// The subscription's destination is Kapacitor's service name and the
+	// port kapacitor.conf binds.
+	require.Equal(t, "http://kapacitor:9092", *influx.Environment["KAPACITOR_URL"])
+	require.Equal(t, env["KAPACITOR_INFLUX_PASSWORD"], *influx.Environment["KAPACITOR_INFLUX_PASSWORD"])
+	raw, err := os.ReadFile("../../kapacitor/kapacitor.conf")
+	require.NoError(t, err)
+	require.Regexp(t, `(?m)^\s*bind-address = ":9092"`, string(raw))
+	require.Regexp(t, `(?m)^\s*disable-subscriptions = true`, string(raw))
+	// No image-made users left to drift from the script's.
+	for _, k := range []string{"INFLUXDB_WRITE_USER", "INFLUXDB_READ_USER", "INFLUXDB_USER"} {
+		_, ok := influx.Environment[k]
+		require.False(t, ok, "%s: users come from influxdb/oasis-setup.sh", k)
+	}
+}
+
+// Every setting in .env.example is used by docker-compose.yml and listed
+// in docs/install.md's settings table, and every setting the table lists
+// is in .env.example: nothing documented that does nothing, nothing
+// settable that is undocumented.
+func TestEnvExampleDocumentedAndUsed(t *testing.T) {
+	env, err := dotenv.Read("../../.env.example")
+	require.NoError(t, err)
+	compose, err := os.ReadFile("../../docker-compose.yml")
+	require.NoError(t, err)
+	doc, err := os.ReadFile("../../docs/install.md")
+	require.NoError(t, err)
+	documented := map[string]bool{}
+	for _, m := range regexp.MustCompile("(?m)^\\| `([A-Z_0-9]+)`(?:, `([A-Z_0-9]+)`)? \\|").FindAllStringSubmatch(string(doc), -1) {
+		for _, k := range m[1:] {
+			if k != "" {
+				documented[k] = true
+			}
+		}
+	}
+	require.NotEmpty(t, documented)
+	channels := regexp.MustCompile(`^(TELEGRAM|SLACK|DISCORD|SMTP|PAGERDUTY|OPSGENIE|WEBHOOK)_`)
+	for k := range env {
+		require.Contains(t, string(compose), "${"+k, ".env.example sets %s, which docker-compose.yml does not use", k)
+		if !channels.MatchString(k) { // the channels have their own table in docs/alerts.md
+			require.True(t, documented[k], ".env.example sets %s, which docs/install.md's settings table does not list", k)
+		}
+	}
+	for k := range documented {
+		_, ok := env[k]
+		require.True(t, ok, "docs/install.md lists %s, which .env.example does not have", k)
+	}
+}
+
 // Kapacitor logs to stderr (docker compose logs shows it) and sends no
 // usage reports.
 func TestKapacitorConfLogsAndReporting(t *testing.T) {
@@ -194,7 +270,7 @@ func TestKapacitorConfLogsAndReporting(t *testing.T) {
 
 // Secrets have no defaults: a missing password stops the stack.
 func TestComposeNeedsEverySecret(t *testing.T) {
-	for _, key := range []string{"INFLUXDB_ADMIN_PASSWORD", "INFLUX_PASSWORD", "GRAFANA_INFLUX_PASSWORD", "GRAFANA_ADMIN_PASSWORD", "OASIS_NODE_DATADIR", "OASIS_NODE_GID"} {
+	for _, key := range []string{"INFLUXDB_ADMIN_PASSWORD", "INFLUX_PASSWORD", "GRAFANA_INFLUX_PASSWORD", "KAPACITOR_INFLUX_PASSWORD", "GRAFANA_ADMIN_PASSWORD", "OASIS_SOCKET_DIR", "OASIS_NODE_VOLUME_DIR", "OASIS_NODE_GID", "OASIS_HOSTNAME"} {
 		t.Run(key, func(t *testing.T) {
 			env := operatorEnv(t)
 			delete(env, key)

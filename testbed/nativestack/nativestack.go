@@ -27,6 +27,13 @@ const (
 	AdminPassword  = "native-admin-password"
 	WriterUser     = "telegraf"
 	WriterPassword = "native-telegraf-password"
+	// Read-only users, as influxdb/oasis-setup.sh makes them.
+	GrafanaPassword   = "native-grafana-password"
+	KapacitorUser     = "kapacitor"
+	KapacitorPassword = "native-kapacitor-password"
+	// Where the subscription sends points (nothing listens there unless a
+	// test runs Kapacitor on it).
+	KapacitorURL = "http://127.0.0.1:9092"
 )
 
 // Bins builds the stack's binaries (scripts/stack-bins.sh in repo) and
@@ -48,7 +55,8 @@ func Bins(repo string) (string, error) {
 // its own and its ports on loopback.
 type Influx struct {
 	*proc.Process
-	URL string
+	URL  string
+	repo string
 }
 
 // NewInflux prepares influxd with data under dir, listening on 127.0.0.1:httpPort.
@@ -69,7 +77,7 @@ func NewInflux(repo, bins, dir string, httpPort int) (*Influx, error) {
 	}
 	p := proc.New("influxd", filepath.Join(dir, "influxd.log"), env,
 		filepath.Join(bins, "influxd"), "run", "-config", filepath.Join(repo, "influxdb", "influxdb.conf"))
-	return &Influx{Process: p, URL: "http://127.0.0.1:" + strconv.Itoa(httpPort)}, nil
+	return &Influx{Process: p, URL: "http://127.0.0.1:" + strconv.Itoa(httpPort), repo: repo}, nil
 }
 
 // Start starts influxd and waits until it answers /ping.
@@ -97,40 +105,46 @@ func (in *Influx) Start() error {
 	}
 }
 
-// Bootstrap creates the admin user (the first user of an auth-enabled
-// InfluxDB needs no credentials), the database and Telegraf's writer user.
+// Bootstrap runs the shipped influxdb/oasis-setup.sh against this InfluxDB,
+// as the native install does: the database, the admin, Telegraf's writer,
+// Grafana's and Kapacitor's read-only users and Kapacitor's subscription.
 func (in *Influx) Bootstrap() error {
-	for _, q := range []struct{ user, password, q string }{
-		{"", "", "CREATE USER " + AdminUser + " WITH PASSWORD '" + AdminPassword + "' WITH ALL PRIVILEGES"},
-		{AdminUser, AdminPassword, "CREATE DATABASE " + Database},
-		{AdminUser, AdminPassword, "CREATE USER " + WriterUser + " WITH PASSWORD '" + WriterPassword + "'"},
-		{AdminUser, AdminPassword, "GRANT ALL ON " + Database + " TO " + WriterUser},
-	} {
-		if err := in.query(q.user, q.password, q.q); err != nil {
-			return err
-		}
+	cmd := exec.Command("sh", filepath.Join(in.repo, "influxdb", "oasis-setup.sh"))
+	cmd.Env = append(os.Environ(),
+		"INFLUX_URL="+in.URL,
+		"INFLUX_DB="+Database,
+		"KAPACITOR_URL="+KapacitorURL,
+		"INFLUXDB_ADMIN_USER="+AdminUser,
+		"INFLUXDB_ADMIN_PASSWORD="+AdminPassword,
+		"INFLUX_PASSWORD="+WriterPassword,
+		"GRAFANA_INFLUX_PASSWORD="+GrafanaPassword,
+		"KAPACITOR_INFLUX_PASSWORD="+KapacitorPassword,
+	)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("influxdb/oasis-setup.sh: %v\n%s", err, out)
 	}
 	return nil
 }
 
-func (in *Influx) query(user, password, q string) error {
-	req, err := http.NewRequest(http.MethodPost, in.URL+"/query?"+url.Values{"q": {q}}.Encode(), nil)
+// Query runs one InfluxQL statement as user and returns InfluxDB's JSON
+// answer; an HTTP or statement error is an error.
+func (in *Influx) Query(user, password, q string) ([]byte, error) {
+	req, err := http.NewRequest(http.MethodPost, in.URL+"/query?"+url.Values{"q": {q}, "db": {Database}}.Encode(), nil)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if user != "" {
-		req.SetBasicAuth(user, password)
-	}
+	req.SetBasicAuth(user, password)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return fmt.Errorf("influx %q: %w", q, err)
+		return nil, fmt.Errorf("influx %q: %w", q, err)
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusOK || bytes.Contains(body, []byte(`"error"`)) {
-		return fmt.Errorf("influx %q: %s %s", q, resp.Status, body)
+		return body, fmt.Errorf("influx %q as %s: %s %s", q, user, resp.Status, body)
 	}
-	return nil
+	return body, nil
 }
 
 // TelegrafOptions point telegraf.conf at a node and an InfluxDB.
@@ -141,13 +155,15 @@ type TelegrafOptions struct {
 	// Extra environment, e.g. OASIS_SIGNING_ALL_VALIDATORS=true.
 	Env []string
 	// ConfigFile replaces the repository's telegraf.conf (a test's edited
-	// copy of it); empty: telegraf.conf.
+	// copy of it); empty: telegraf.conf. telegraf-native.conf (the host
+	// inputs of a native install) is loaded after it either way.
 	ConfigFile string
 	// HealthPort is where outputs.health listens; 0: a free port.
 	HealthPort int
 }
 
-// NewTelegraf prepares telegraf with the repository's telegraf.conf.
+// NewTelegraf prepares telegraf with the repository's telegraf.conf and
+// telegraf-native.conf, as the native install runs it.
 func NewTelegraf(repo, bins string, in *Influx, o TelegrafOptions) (*proc.Process, error) {
 	healthPort := o.HealthPort
 	if healthPort == 0 {
@@ -174,5 +190,5 @@ func NewTelegraf(repo, bins string, in *Influx, o TelegrafOptions) (*proc.Proces
 		"INFLUX_PASSWORD=" + WriterPassword,
 	}, o.Env...)
 	return proc.New("telegraf", filepath.Join(o.StateDir, "telegraf.log"), env,
-		filepath.Join(bins, "telegraf"), "--config", config), nil
+		filepath.Join(bins, "telegraf"), "--config", config, "--config", filepath.Join(repo, "telegraf-native.conf")), nil
 }

@@ -313,9 +313,9 @@ func TestInitRejectsBadSettings(t *testing.T) {
 		plugin  OasisNode
 		message string
 	}{
-		{"relative socket", OasisNode{Config: nodeclient.Config{Address: "unix:data/internal.sock"}}, `the socket path must be absolute, e.g. address = "unix:/node/data/internal.sock"`},
+		{"relative socket", OasisNode{Config: nodeclient.Config{Address: "unix:data/internal.sock"}}, `the socket path must be absolute, e.g. address = "unix:/run/oasis/internal.sock"`},
 		{"empty address", OasisNode{}, "address is empty"},
-		{"directory", OasisNode{Config: nodeclient.Config{Address: "/node/data/"}}, "names a directory"},
+		{"directory", OasisNode{Config: nodeclient.Config{Address: "/run/oasis/"}}, "names a directory"},
 		{"http scheme", OasisNode{Config: nodeclient.Config{Address: "http://node:80"}}, "unsupported scheme"},
 		{"garbage", OasisNode{Config: nodeclient.Config{Address: "node data"}}, "neither an absolute socket path nor host:port"},
 		{"negative timeout", OasisNode{Config: nodeclient.Config{Address: "/n/internal.sock", Timeout: config.Duration(-time.Second)}}, `timeout = "5s"`},

@@ -1,0 +1,116 @@
+#!/bin/sh
+# Oasis Mission Control: InfluxDB's database, users and Kapacitor's
+# subscription, each with only the rights it needs:
+#
+#   admin      all privileges (for you; nothing in the stack logs in as it)
+#   telegraf   WRITE on the database (Telegraf writes)
+#   grafana    READ on the database (the dashboards)
+#   kapacitor  READ on the database (batch queries), and a subscription
+#              that sends every point written to the database to
+#              Kapacitor's HTTP write endpoint (its stream tasks). Creating
+#              a subscription is an admin's right, so it is made here and
+#              Kapacitor runs with disable-subscriptions (kapacitor.conf).
+#
+# Two ways it runs:
+#   - compose: mounted into the influxdb image's /docker-entrypoint-initdb.d,
+#     which sources it once, at the first start (empty data volume), after
+#     the image has made the admin, the database and the telegraf and
+#     grafana users from INFLUXDB_* variables.
+#   - native (docs/install-native.md): run it once, as any user:
+#       sudo env $(cat /etc/oasis-mission-control/influxdb-setup.env) sh influxdb/oasis-setup.sh
+#     with INFLUX_URL, KAPACITOR_URL and the four passwords below set.
+#
+# It can run again: a user that exists with the same password is left as
+# it is; a different password is an error (change it with SET PASSWORD).
+#
+# Settings (environment):
+#   INFLUX_URL                 http://127.0.0.1:8086
+#   INFLUX_DB                  telegraf
+#   KAPACITOR_URL              where InfluxDB reaches Kapacitor, http://127.0.0.1:9092
+#   INFLUXDB_ADMIN_USER        admin
+#   INFLUXDB_ADMIN_PASSWORD    required
+#   INFLUX_PASSWORD            telegraf's, required
+#   GRAFANA_INFLUX_PASSWORD    grafana's, required
+#   KAPACITOR_INFLUX_PASSWORD  kapacitor's, required
+
+# A function with a subshell body: when the image sources this file, an
+# error here ends only the subshell, and the image's `set -e` init stops on
+# its status.
+oasis_influxdb_setup() (
+	set -eu
+	url=${INFLUX_URL:-http://127.0.0.1:8086}
+	db=${INFLUX_DB:-telegraf}
+	kapacitor=${KAPACITOR_URL:-http://127.0.0.1:9092}
+	admin=${INFLUXDB_ADMIN_USER:-admin}
+	for v in INFLUXDB_ADMIN_PASSWORD INFLUX_PASSWORD GRAFANA_INFLUX_PASSWORD KAPACITOR_INFLUX_PASSWORD; do
+		eval "val=\${$v:-}"
+		if [ -z "$val" ]; then
+			echo "oasis-setup: $v is not set" >&2
+			exit 2
+		fi
+	done
+
+	# An InfluxQL string literal: backslash and single quote escaped.
+	quote() { printf "'%s'" "$(printf '%s' "$1" | sed "s/\\\\/\\\\\\\\/g; s/'/\\\\'/g")"; }
+
+	# q [user password] statement: one statement, as the admin unless the
+	# first statement (no user exists yet: InfluxDB allows creating the
+	# first admin without credentials). Fails on an HTTP or InfluxQL error,
+	# printing InfluxDB's answer without the statement (it may hold a
+	# password).
+	q() {
+		out=$(curl -sS -X POST "$url/query" -u "$admin:$INFLUXDB_ADMIN_PASSWORD" --data-urlencode "q=$1" -w '\n%{http_code}') || {
+			echo "oasis-setup: InfluxDB at $url: no answer" >&2
+			exit 1
+		}
+		code=${out##*
+}
+		body=${out%
+*}
+		case "$code$body" in
+		200*'"error"'*|[!2]*)
+			echo "oasis-setup: $2: InfluxDB answered $code: $body" >&2
+			exit 1
+			;;
+		esac
+	}
+
+	# The first admin: allowed without credentials only while InfluxDB has
+	# no user at all; with an admin already there this checks its password.
+	first=$(curl -sS -X POST "$url/query" --data-urlencode "q=CREATE USER \"$admin\" WITH PASSWORD $(quote "$INFLUXDB_ADMIN_PASSWORD") WITH ALL PRIVILEGES" -w '\n%{http_code}') || {
+		echo "oasis-setup: InfluxDB at $url: no answer" >&2
+		exit 1
+	}
+	case "${first##*
+}" in
+	200) ;;
+	401) q "SHOW USERS" "log in as $admin (wrong INFLUXDB_ADMIN_PASSWORD?)" ;;
+	*) echo "oasis-setup: creating $admin: InfluxDB answered: ${first%
+*}" >&2; exit 1 ;;
+	esac
+
+	q "CREATE DATABASE \"$db\"" "create database $db"
+	q "CREATE USER \"telegraf\" WITH PASSWORD $(quote "$INFLUX_PASSWORD")" "create user telegraf (INFLUX_PASSWORD differs from the one it has?)"
+	q "GRANT WRITE ON \"$db\" TO \"telegraf\"" "grant telegraf WRITE"
+	q "CREATE USER \"grafana\" WITH PASSWORD $(quote "$GRAFANA_INFLUX_PASSWORD")" "create user grafana (GRAFANA_INFLUX_PASSWORD differs from the one it has?)"
+	q "GRANT READ ON \"$db\" TO \"grafana\"" "grant grafana READ"
+	q "CREATE USER \"kapacitor\" WITH PASSWORD $(quote "$KAPACITOR_INFLUX_PASSWORD")" "create user kapacitor (KAPACITOR_INFLUX_PASSWORD differs from the one it has?)"
+	q "GRANT READ ON \"$db\" TO \"kapacitor\"" "grant kapacitor READ"
+
+	# The subscription, made once: an existing one is left as it is (drop
+	# it to change KAPACITOR_URL).
+	subs=$(curl -sS -X POST "$url/query" -u "$admin:$INFLUXDB_ADMIN_PASSWORD" --data-urlencode "q=SHOW SUBSCRIPTIONS")
+	case "$subs" in
+	*'"oasis_kapacitor"'*) ;;
+	*) q "CREATE SUBSCRIPTION \"oasis_kapacitor\" ON \"$db\".\"autogen\" DESTINATIONS ANY $(quote "$kapacitor")" "create the subscription to $kapacitor" ;;
+	esac
+	echo "oasis-setup: database $db, users $admin, telegraf (write), grafana and kapacitor (read), subscription oasis_kapacitor -> $kapacitor"
+)
+
+if [ -n "${INFLUXDB_INIT_PORT:-}" ]; then
+	# Sourced by the influxdb image's first-start init: influxd listens on
+	# 127.0.0.1:$INFLUXDB_INIT_PORT with the image's admin already made.
+	INFLUX_URL="http://127.0.0.1:$INFLUXDB_INIT_PORT" oasis_influxdb_setup
+else
+	oasis_influxdb_setup
+fi

@@ -1,0 +1,220 @@
+#!/usr/bin/env bash
+# `make install`: Oasis Mission Control without Docker, next to the vendors'
+# own packages of Telegraf, InfluxDB 1.8, Kapacitor and Grafana
+# (docs/install-native.md). It leaves every vendor file alone: our
+# configuration goes to $CONFDIR, and a systemd drop-in per service points
+# the vendor's unit at it.
+#
+#   $BINDIR/oasis-telegraf
+#   $CONFDIR/telegraf.conf, telegraf-native.conf, oasis/*.conf   Telegraf
+#   $CONFDIR/kapacitor.conf, kapacitor/load/                     the alerts
+#   $CONFDIR/grafana/provisioning/, grafana/dashboards/          dashboards
+#   $CONFDIR/*.env            each service's settings and its own InfluxDB
+#                             password (made here, random; 0600, read by
+#                             systemd as root; kept if present)
+#   $SYSTEMDDIR/{telegraf,kapacitor,influxdb,grafana-server}.service.d/oasis-mission-control.conf
+#   $SHAREDIR/oasis-setup.sh  InfluxDB's users and subscription, run once
+#
+# Settings (make variables or environment), with their defaults:
+#   DESTDIR        staging root, prepended to every path below ("")
+#   PREFIX         /usr/local;  BINDIR $PREFIX/bin;  SHAREDIR $PREFIX/share/oasis-mission-control
+#   CONFDIR        /etc/oasis-mission-control
+#   SYSTEMDDIR     /etc/systemd/system
+#   SOCKET         unix:/run/oasis/internal.sock (the node's socket)
+#   MONITOR_GROUP  oasis-monitor (the group that may use the socket)
+#   STATEDIR       /var/lib/oasis-telegraf (Telegraf's StateDirectory)
+#   INFLUX_URL     http://127.0.0.1:8086;  KAPACITOR_URL http://127.0.0.1:9092
+#   TELEGRAF_BIN   /usr/bin/telegraf (the vendor package's)
+#   OASIS_TELEGRAF the binary to install (default: built here with go)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PREFIX=${PREFIX:-/usr/local}
+BINDIR=${BINDIR:-$PREFIX/bin}
+SHAREDIR=${SHAREDIR:-$PREFIX/share/oasis-mission-control}
+CONFDIR=${CONFDIR:-/etc/oasis-mission-control}
+SYSTEMDDIR=${SYSTEMDDIR:-/etc/systemd/system}
+SOCKET=${SOCKET:-unix:/run/oasis/internal.sock}
+MONITOR_GROUP=${MONITOR_GROUP:-oasis-monitor}
+STATEDIR=${STATEDIR:-/var/lib/oasis-telegraf}
+INFLUX_URL=${INFLUX_URL:-http://127.0.0.1:8086}
+KAPACITOR_URL=${KAPACITOR_URL:-http://127.0.0.1:9092}
+TELEGRAF_BIN=${TELEGRAF_BIN:-/usr/bin/telegraf}
+DESTDIR=${DESTDIR:-}
+
+case "$STATEDIR" in
+/var/lib/*) ;;
+*) echo "install: STATEDIR must be under /var/lib (systemd's StateDirectory=), not $STATEDIR" >&2; exit 2 ;;
+esac
+statedir_name=${STATEDIR#/var/lib/}
+
+umask 022
+d() { echo "$DESTDIR$1"; }
+
+if [ -z "${OASIS_TELEGRAF:-}" ]; then
+	OASIS_TELEGRAF=$(mktemp -d)/oasis-telegraf
+	echo "building oasis-telegraf" >&2
+	CGO_ENABLED=0 go build -trimpath -o "$OASIS_TELEGRAF" ./cmd/oasis-telegraf
+fi
+install -D -m 0755 "$OASIS_TELEGRAF" "$(d "$BINDIR")/oasis-telegraf"
+install -D -m 0644 influxdb/oasis-setup.sh "$(d "$SHAREDIR")/oasis-setup.sh"
+
+# Configuration: replaced at every install (edit copies, or send a patch).
+install -d -m 0755 "$(d "$CONFDIR")" "$(d "$CONFDIR")/oasis"
+install -m 0644 telegraf.conf telegraf-native.conf "$(d "$CONFDIR")/"
+install -m 0644 telegraf/*.conf "$(d "$CONFDIR")/oasis/"
+install -m 0644 kapacitor/kapacitor.conf "$(d "$CONFDIR")/kapacitor.conf"
+rm -rf "$(d "$CONFDIR")/kapacitor/load"
+install -d -m 0755 "$(d "$CONFDIR")/kapacitor"
+cp -R kapacitor/load "$(d "$CONFDIR")/kapacitor/load"
+rm -rf "$(d "$CONFDIR")/grafana"
+install -d -m 0755 "$(d "$CONFDIR")/grafana/provisioning/datasources" "$(d "$CONFDIR")/grafana/provisioning/dashboards" "$(d "$CONFDIR")/grafana/dashboards"
+sed "s#http://influxdb:8086#$INFLUX_URL#" grafana/provisioning/datasources/influxdb.yaml >"$(d "$CONFDIR")/grafana/provisioning/datasources/influxdb.yaml"
+sed "s#/etc/grafana/dashboards#$CONFDIR/grafana/dashboards#" grafana/provisioning/dashboards/oasis.yaml >"$(d "$CONFDIR")/grafana/provisioning/dashboards/oasis.yaml"
+install -m 0644 grafana/dashboards/*.json "$(d "$CONFDIR")/grafana/dashboards/"
+
+# Settings and secrets: made once, never overwritten (they hold the
+# passwords InfluxDB was set up with). 0600 root: systemd reads them as root.
+password() { head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+env_file() { # name, then the content on stdin
+	local f
+	f=$(d "$CONFDIR")/$1
+	if [ -e "$f" ]; then
+		echo "kept $f" >&2
+		cat >/dev/null
+		return
+	fi
+	(umask 077 && cat >"$f")
+	echo "wrote $f" >&2
+}
+admin_pw=$(password) telegraf_pw=$(password) grafana_pw=$(password) kapacitor_pw=$(password)
+if [ -e "$(d "$CONFDIR")/influxdb-setup.env" ]; then
+	# Reuse the passwords of an earlier install for any file made now.
+	# shellcheck disable=SC1090
+	. "$(d "$CONFDIR")/influxdb-setup.env"
+	admin_pw=$INFLUXDB_ADMIN_PASSWORD telegraf_pw=$INFLUX_PASSWORD grafana_pw=$GRAFANA_INFLUX_PASSWORD kapacitor_pw=$KAPACITOR_INFLUX_PASSWORD
+fi
+env_file influxdb-setup.env <<EOF
+# influxdb/oasis-setup.sh's settings: InfluxDB's admin and every service's
+# InfluxDB password (docs/install-native.md, step 3). Run once:
+#   sudo sh -c 'set -a; . $CONFDIR/influxdb-setup.env; sh $SHAREDIR/oasis-setup.sh'
+INFLUX_URL=$INFLUX_URL
+INFLUX_DB=telegraf
+KAPACITOR_URL=$KAPACITOR_URL
+INFLUXDB_ADMIN_USER=admin
+INFLUXDB_ADMIN_PASSWORD=$admin_pw
+INFLUX_PASSWORD=$telegraf_pw
+GRAFANA_INFLUX_PASSWORD=$grafana_pw
+KAPACITOR_INFLUX_PASSWORD=$kapacitor_pw
+EOF
+env_file influxdb.env <<EOF
+# InfluxDB's settings over the vendor's /etc/influxdb/influxdb.conf
+# (influxd reads INFLUXDB_* from its environment): authentication on,
+# loopback only, no usage reports.
+INFLUXDB_HTTP_AUTH_ENABLED=true
+INFLUXDB_HTTP_BIND_ADDRESS=${INFLUX_URL#http://}
+INFLUXDB_BIND_ADDRESS=127.0.0.1:8088
+INFLUXDB_REPORTING_DISABLED=true
+INFLUXDB_HTTP_LOG_ENABLED=false
+INFLUXDB_DATA_QUERY_LOG_ENABLED=false
+EOF
+env_file telegraf.env <<EOF
+# Telegraf's settings (telegraf.conf and oasis/*.conf read them), the
+# native twin of the compose stack's .env (docs/install-native.md).
+INFLUX_URL=$INFLUX_URL
+INFLUX_DB=telegraf
+INFLUX_USER=telegraf
+INFLUX_PASSWORD=$telegraf_pw
+OASIS_NODE_SOCKET=$SOCKET
+# The node's ID (oasis-telegraf -check prints it): set it, so that a node
+# that is down when Telegraf starts still reports up=0 under its ID.
+OASIS_NODE_ID=
+OASIS_STATE_DIR=$STATEDIR
+OASIS_TELEGRAF_BIN=$BINDIR/oasis-telegraf
+OASIS_CONFIG_DIR=$CONFDIR/oasis
+OASIS_NODE_PROCESS=oasis-node
+TELEGRAF_INTERVAL=10s
+OASIS_SLOW_INTERVAL=60s
+OASIS_SIGNING_ALL_VALIDATORS=false
+EOF
+env_file kapacitor.env <<EOF
+# Kapacitor's settings over $CONFDIR/kapacitor.conf (kapacitord reads
+# KAPACITOR_* from its environment). InfluxDB as the read-only user
+# kapacitor; the alert channels are off until you switch one on here
+# (docs/alerts.md#channels gives each one's settings), then
+# systemctl restart kapacitor.
+KAPACITOR_INFLUXDB_0_URLS_0=$INFLUX_URL
+KAPACITOR_INFLUXDB_0_USERNAME=kapacitor
+KAPACITOR_INFLUXDB_0_PASSWORD=$kapacitor_pw
+KAPACITOR_LOAD_ENABLED=true
+KAPACITOR_LOAD_DIR=$CONFDIR/kapacitor/load
+KAPACITOR_TELEGRAM_ENABLED=false
+KAPACITOR_TELEGRAM_TOKEN=
+KAPACITOR_TELEGRAM_CHAT_ID=
+KAPACITOR_SLACK_0_ENABLED=false
+KAPACITOR_SLACK_0_URL=
+KAPACITOR_SLACK_0_CHANNEL=
+KAPACITOR_DISCORD_0_ENABLED=false
+KAPACITOR_DISCORD_0_URL=
+KAPACITOR_SMTP_ENABLED=false
+KAPACITOR_SMTP_HOST=localhost
+KAPACITOR_SMTP_PORT=587
+KAPACITOR_SMTP_USERNAME=
+KAPACITOR_SMTP_PASSWORD=
+KAPACITOR_SMTP_FROM=
+KAPACITOR_SMTP_TO_0=
+KAPACITOR_PAGERDUTY2_ENABLED=false
+KAPACITOR_PAGERDUTY2_ROUTING_KEY=
+KAPACITOR_OPSGENIE2_ENABLED=false
+KAPACITOR_OPSGENIE2_API_KEY=
+KAPACITOR_HTTPPOST_0_ENDPOINT=webhook
+KAPACITOR_HTTPPOST_0_URL=http://127.0.0.1:9/webhook-not-configured
+EOF
+env_file grafana.env <<EOF
+# Grafana's settings: its read-only InfluxDB user's password (the
+# provisioned data source reads it), our provisioning, no sign-up, no
+# usage reports.
+GRAFANA_INFLUX_PASSWORD=$grafana_pw
+GF_PATHS_PROVISIONING=$CONFDIR/grafana/provisioning
+GF_USERS_ALLOW_SIGN_UP=false
+GF_ANALYTICS_REPORTING_ENABLED=false
+GF_SERVER_HTTP_ADDR=127.0.0.1
+EOF
+
+# systemd drop-ins: the vendor units, our configuration.
+dropin() { # unit, then the content on stdin
+	install -d -m 0755 "$(d "$SYSTEMDDIR")/$1.service.d"
+	cat >"$(d "$SYSTEMDDIR")/$1.service.d/oasis-mission-control.conf"
+}
+dropin telegraf <<EOF
+# Oasis Mission Control (make install): the vendor's Telegraf with our
+# configuration. It joins $MONITOR_GROUP to use the node's socket; its
+# signing counters live in $STATEDIR.
+[Service]
+SupplementaryGroups=$MONITOR_GROUP
+StateDirectory=$statedir_name
+StateDirectoryMode=0700
+EnvironmentFile=$CONFDIR/telegraf.env
+ExecStart=
+ExecStart=$TELEGRAF_BIN --config $CONFDIR/telegraf.conf --config $CONFDIR/telegraf-native.conf \$TELEGRAF_OPTS
+EOF
+dropin kapacitor <<EOF
+# Oasis Mission Control (make install): the vendor's Kapacitor with our
+# configuration and alerts; logs go to the journal.
+[Service]
+EnvironmentFile=$CONFDIR/kapacitor.env
+ExecStart=
+ExecStart=/usr/bin/kapacitord -config $CONFDIR/kapacitor.conf \$KAPACITOR_OPTS
+EOF
+dropin influxdb <<EOF
+# Oasis Mission Control (make install): authentication on, loopback only.
+[Service]
+EnvironmentFile=$CONFDIR/influxdb.env
+EOF
+dropin grafana-server <<EOF
+# Oasis Mission Control (make install): our data source and dashboards.
+[Service]
+EnvironmentFile=$CONFDIR/grafana.env
+EOF
+
+echo "installed: $(d "$BINDIR")/oasis-telegraf, $(d "$CONFDIR"), drop-ins in $(d "$SYSTEMDDIR"); next: docs/install-native.md" >&2

@@ -1,0 +1,276 @@
+package hostaccess
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/oasis-mission-control/oasis-mission-control/devnet/proc"
+	"github.com/oasis-mission-control/oasis-mission-control/testbed/devnettest"
+	"github.com/oasis-mission-control/oasis-mission-control/testbed/nativestack"
+	"github.com/oasis-mission-control/oasis-mission-control/testbed/stacktest"
+	"github.com/oasis-mission-control/oasis-mission-control/testbed/wait"
+)
+
+// The native install as docs/install-native.md gives it, on real
+// processes: `make install` (scripts/install-native.sh) into a root of its
+// own, InfluxDB set up by the installed oasis-setup.sh with the passwords
+// the install made, and Telegraf started the way systemd starts the
+// vendor's unit with our drop-in (its ExecStart, EnvironmentFile,
+// SupplementaryGroups and StateDirectory, as a non-root user) against a
+// validator that runs as its own user with its socket in the monitoring
+// group's directory. Data must reach InfluxDB, readable by Grafana's and
+// Kapacitor's users with the passwords in their own env files.
+func TestNativeInstall(t *testing.T) {
+	needRoot(t)
+	bins := stacktest.Bins(t)
+	monitorGID := group(t, "omc-test-monitor")
+	nodeUser := account(t, "omc-test-node")
+	telegrafUser := account(t, "omc-test-telegraf") // groups come from the drop-in
+
+	shared, err := os.MkdirTemp("", "omc-native")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(shared) })
+	require.NoError(t, os.Chmod(shared, 0o755))
+	runDir := filepath.Join(shared, "run-oasis")
+	require.NoError(t, os.Mkdir(runDir, 0o750))
+	require.NoError(t, os.Chown(runDir, int(nodeUser.Uid), int(monitorGID)))
+	require.NoError(t, os.Chmod(runDir, 0o750|os.ModeSetgid))
+
+	net := devnettest.Start(t, devnettest.Options{
+		Validators: 1, BlockInterval: 500 * time.Millisecond, EpochBlocks: 10,
+		SocketDir: runDir, RunAs: nodeUser, Umask: "0007",
+	})
+	v := net.Validators[0]
+
+	port, err := proc.FreePort()
+	require.NoError(t, err)
+	in, err := nativestack.NewInflux(devnettest.RepoRoot(), bins, filepath.Join(shared, "influxdb"), port)
+	require.NoError(t, err)
+	t.Cleanup(in.Stop)
+	require.NoError(t, in.Start())
+
+	// make install, every path under the test's root (systemd's
+	// StateDirectory must be under /var/lib).
+	root := filepath.Join(shared, "root")
+	stateDir := fmt.Sprintf("/var/lib/omc-test-telegraf-%d", os.Getpid())
+	t.Cleanup(func() { os.RemoveAll(stateDir) })
+	conf := filepath.Join(root, "etc/oasis-mission-control")
+	share := filepath.Join(root, "usr/local/share/oasis-mission-control")
+	systemd := filepath.Join(root, "etc/systemd/system")
+	install := func() string {
+		cmd := exec.Command("make", "install",
+			"PREFIX="+filepath.Join(root, "usr/local"), "CONFDIR="+conf, "SYSTEMDDIR="+systemd,
+			"SOCKET=unix:"+v.Socket, "MONITOR_GROUP=omc-test-monitor", "STATEDIR="+stateDir,
+			"INFLUX_URL="+in.URL, "TELEGRAF_BIN="+filepath.Join(bins, "telegraf"),
+			"OASIS_TELEGRAF="+filepath.Join(bins, "oasis-telegraf"))
+		cmd.Dir = devnettest.RepoRoot()
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "make install:\n%s", out)
+		return string(out)
+	}
+	install()
+
+	// Secrets: root only (systemd reads EnvironmentFile as root).
+	for _, f := range []string{"influxdb-setup.env", "influxdb.env", "telegraf.env", "kapacitor.env", "grafana.env"} {
+		requireOwned(t, filepath.Join(conf, f), 0, 0o600)
+	}
+	setup := readEnvFile(t, filepath.Join(conf, "influxdb-setup.env"))
+
+	// Step 3 of the doc: InfluxDB's users and subscription, as written.
+	cmd := exec.Command("sh", "-c", "set -a; . "+filepath.Join(conf, "influxdb-setup.env")+"; sh "+filepath.Join(share, "oasis-setup.sh"))
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "oasis-setup.sh:\n%s", out)
+
+	// Telegraf as systemd would start it: the drop-in's ExecStart, with
+	// the vendor unit's User (here omc-test-telegraf), the drop-in's
+	// SupplementaryGroups, EnvironmentFile and StateDirectory.
+	unit := readDropIn(t, filepath.Join(systemd, "telegraf.service.d/oasis-mission-control.conf"))
+	require.Equal(t, []string{"omc-test-monitor"}, unit["SupplementaryGroups"])
+	require.Equal(t, []string{strings.TrimPrefix(stateDir, "/var/lib/")}, unit["StateDirectory"])
+	require.Equal(t, []string{"", filepath.Join(bins, "telegraf") + " --config " + filepath.Join(conf, "telegraf.conf") +
+		" --config " + filepath.Join(conf, "telegraf-native.conf") + " $TELEGRAF_OPTS"}, unit["ExecStart"], "ExecStart is reset, then ours")
+	g, err := user.LookupGroup(unit["SupplementaryGroups"][0])
+	require.NoError(t, err)
+	require.NoError(t, os.Mkdir(stateDir, 0o700))
+	require.NoError(t, os.Chown(stateDir, int(telegrafUser.Uid), int(telegrafUser.Gid)))
+	env := readEnvFile(t, unit["EnvironmentFile"][0])
+	require.Equal(t, stateDir, env["OASIS_STATE_DIR"])
+	require.Equal(t, setup["INFLUX_PASSWORD"], env["INFLUX_PASSWORD"])
+	healthPort, err := proc.FreePort()
+	require.NoError(t, err)
+	var environ []string
+	for k, val := range env {
+		environ = append(environ, k+"="+val)
+	}
+	environ = append(environ, "PATH=/usr/bin:/bin",
+		// Not the installed values: the devnet's process name, and a free
+		// port for the health endpoint on a machine that runs other tests.
+		"OASIS_NODE_PROCESS=oasis-devnet", fmt.Sprintf("TELEGRAF_HEALTH_ADDRESS=tcp://127.0.0.1:%d", healthPort))
+	cred := &syscall.Credential{Uid: telegrafUser.Uid, Gid: telegrafUser.Gid, Groups: []uint32{parseID(t, g.Gid)}}
+
+	// Step 5 of the doc: -check as the service's user, groups and
+	// environment (systemd-run there) passes every check, the write to
+	// InfluxDB as Telegraf's user included.
+	check := exec.Command(env["OASIS_TELEGRAF_BIN"], "-config", filepath.Join(env["OASIS_CONFIG_DIR"], "oasis_node.conf"), "-check")
+	check.Env = environ
+	check.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	checked, err := check.CombinedOutput()
+	require.NoError(t, err, "-check as the installed service:\n%s", checked)
+	t.Logf("-check:\n%s", checked)
+	require.Contains(t, string(checked), "all checks passed")
+	require.Regexp(t, `(?m)^ok\s+influxdb`, string(checked), "-check wrote to InfluxDB:\n%s", checked)
+
+	argv := strings.Fields(strings.TrimSuffix(unit["ExecStart"][1], " $TELEGRAF_OPTS"))
+	logPath := filepath.Join(shared, "telegraf.log")
+	logFile, err := os.Create(logPath)
+	require.NoError(t, err)
+	defer logFile.Close()
+	tg := exec.Command(argv[0], argv[1:]...)
+	tg.Env = environ
+	tg.Stdout, tg.Stderr = logFile, logFile
+	tg.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	require.NoError(t, tg.Start())
+	t.Cleanup(func() { _ = tg.Process.Kill(); _ = tg.Wait() })
+
+	// Every input reaches InfluxDB, read back as Grafana's user with the
+	// password from grafana.env.
+	grafana := readEnvFile(t, filepath.Join(conf, "grafana.env"))
+	series := func(q string) string {
+		body, err := in.Query("grafana", grafana["GRAFANA_INFLUX_PASSWORD"], q)
+		if err != nil {
+			return err.Error()
+		}
+		return string(body)
+	}
+	for _, m := range []string{"oasis_node", "oasis_signing", "oasis_entity", "oasis_governance", "cpu", "mem", "disk", "diskio", "net", "system", "processes", "procstat"} {
+		wait.Value(t, func() (bool, string) {
+			got := series(`SELECT count(*) FROM "` + m + `" WHERE time > now() - 5m`)
+			return strings.Contains(got, `"series"`), got
+		}, 90*time.Second, time.Second, m+" points from the installed Telegraf (log: "+logPath+")")
+	}
+	// A clean install logs no errors.
+	logged, err := os.ReadFile(logPath)
+	require.NoError(t, err)
+	for _, line := range strings.Split(string(logged), "\n") {
+		require.NotContains(t, line, " E! ", "the installed Telegraf logged an error:\n%s", logged)
+	}
+	got := series(`SELECT last("up") FROM "oasis_node" GROUP BY "node_id"`)
+	require.Contains(t, got, v.NodeID)
+	require.Regexp(t, `"values":\[\["[^"]+",1\]\]`, got, "the node is up, read over the installed socket path")
+
+	// Kapacitor's password from kapacitor.env: reads, can't write; the
+	// subscription points at the installed KAPACITOR_URL.
+	kap := readEnvFile(t, filepath.Join(conf, "kapacitor.env"))
+	require.Equal(t, "kapacitor", kap["KAPACITOR_INFLUXDB_0_USERNAME"])
+	require.Equal(t, in.URL, kap["KAPACITOR_INFLUXDB_0_URLS_0"])
+	_, err = in.Query("kapacitor", kap["KAPACITOR_INFLUXDB_0_PASSWORD"], `SELECT count("up") FROM "oasis_node"`)
+	require.NoError(t, err)
+	_, err = in.Query("kapacitor", kap["KAPACITOR_INFLUXDB_0_PASSWORD"], `DROP MEASUREMENT "oasis_node"`)
+	require.ErrorContains(t, err, "requires")
+	subs, err := in.Query(nativestack.AdminUser, setup["INFLUXDB_ADMIN_PASSWORD"], "SHOW SUBSCRIPTIONS")
+	require.NoError(t, err)
+	require.Contains(t, string(subs), `"oasis_kapacitor","ANY",["http://127.0.0.1:9092"]`)
+	require.Equal(t, filepath.Join(conf, "kapacitor/load"), kap["KAPACITOR_LOAD_DIR"])
+	require.FileExists(t, filepath.Join(conf, "kapacitor/load/tasks/oasis_node_down.yaml"))
+
+	// kapacitor.env offers every Kapacitor setting the compose stack sets,
+	// so docs/alerts.md's channels work the same natively.
+	composeKeys := composeKapacitorKeys(t)
+	for _, k := range composeKeys {
+		_, ok := kap[k]
+		require.True(t, ok, "the compose stack sets %s for Kapacitor; kapacitor.env does not offer it", k)
+	}
+
+	// The other drop-ins point at files the install made.
+	for unitName, key := range map[string]string{"kapacitor": "EnvironmentFile", "influxdb": "EnvironmentFile", "grafana-server": "EnvironmentFile"} {
+		d := readDropIn(t, filepath.Join(systemd, unitName+".service.d/oasis-mission-control.conf"))
+		require.FileExists(t, d[key][0], unitName)
+	}
+	ds, err := os.ReadFile(filepath.Join(conf, "grafana/provisioning/datasources/influxdb.yaml"))
+	require.NoError(t, err)
+	require.Contains(t, string(ds), "url: "+in.URL)
+	require.Equal(t, filepath.Join(conf, "grafana/provisioning"), grafana["GF_PATHS_PROVISIONING"])
+
+	// A second make install keeps the env files (InfluxDB has their
+	// passwords) and replaces the configuration.
+	out2 := install()
+	require.Contains(t, out2, "kept "+filepath.Join(conf, "telegraf.env"))
+	require.Equal(t, setup, readEnvFile(t, filepath.Join(conf, "influxdb-setup.env")))
+}
+
+// readEnvFile reads a systemd EnvironmentFile of KEY=VALUE lines.
+func readEnvFile(t *testing.T, path string) map[string]string {
+	t.Helper()
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	env := map[string]string{}
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		line := strings.TrimSpace(s.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, val, ok := strings.Cut(line, "=")
+		require.True(t, ok, "%s: %q is not KEY=VALUE", path, line)
+		env[k] = val
+	}
+	require.NoError(t, s.Err())
+	return env
+}
+
+// readDropIn reads a systemd drop-in's [Service] settings: every value of
+// each key, in order (an empty ExecStart= resets the vendor's).
+func readDropIn(t *testing.T, path string) map[string][]string {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	require.NoError(t, err)
+	out := map[string][]string{}
+	section := ""
+	for _, line := range strings.Split(string(raw), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if strings.HasPrefix(line, "[") {
+			section = line
+			continue
+		}
+		require.Equal(t, "[Service]", section, "%s: %q outside [Service]", path, line)
+		k, val, ok := strings.Cut(line, "=")
+		require.True(t, ok, "%s: %q", path, line)
+		out[k] = append(out[k], val)
+	}
+	return out
+}
+
+// composeKapacitorKeys lists the KAPACITOR_* variables docker-compose.yml
+// gives the kapacitor service.
+func composeKapacitorKeys(t *testing.T) []string {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(devnettest.RepoRoot(), "docker-compose.yml"))
+	require.NoError(t, err)
+	var keys []string
+	seen := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^\s+(KAPACITOR_[A-Z0-9_]+):`).FindAllStringSubmatch(string(raw), -1) {
+		if !seen[m[1]] && m[1] != "KAPACITOR_HOSTNAME" && m[1] != "KAPACITOR_INFLUX_PASSWORD" && m[1] != "KAPACITOR_URL" {
+			seen[m[1]] = true
+			keys = append(keys, m[1])
+		}
+	}
+	sort.Strings(keys)
+	require.NotEmpty(t, keys)
+	return keys
+}
