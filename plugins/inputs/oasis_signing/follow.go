@@ -10,6 +10,7 @@ import (
 	"github.com/influxdata/telegraf"
 
 	"github.com/oasis-mission-control/oasis-mission-control/internal/blockmeta"
+	"github.com/oasis-mission-control/oasis-mission-control/internal/nodeclient"
 	"github.com/oasis-mission-control/oasis-mission-control/internal/signing"
 )
 
@@ -35,6 +36,9 @@ func (s *OasisSigning) run(ctx context.Context, acc telegraf.Accumulator) {
 		err := f.follow(ctx)
 		s.mu.Lock()
 		s.connected = false
+		if ctx.Err() == nil {
+			s.downReason = nodeclient.Reason(err)
+		}
 		s.mu.Unlock()
 		if ctx.Err() != nil {
 			return

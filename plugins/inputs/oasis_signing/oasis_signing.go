@@ -55,6 +55,9 @@ type OasisSigning struct {
 	names     map[blockmeta.Address]identity // every tracked validator's tags
 	tipHeight int64                          // latest height the node reported
 	connected bool                           // following the node's block stream now
+	// downReason is why the last attempt to follow the node failed
+	// (nodeclient.Reason), reported with up=0; "" before any failure.
+	downReason string
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -160,9 +163,17 @@ func (s *OasisSigning) Gather(acc telegraf.Accumulator) error {
 	if s.connected {
 		up = 1
 	}
+	// Why the node can't be read, as oasis_node says it: permission_denied
+	// is the monitor's problem, not the node's.
+	down := func(fields map[string]any) map[string]any {
+		if up == 0 && s.downReason != "" {
+			fields["down_reason"] = s.downReason
+		}
+		return fields
+	}
 	if len(s.tracker.Accounts) == 0 {
 		// Nothing resolved yet (node unreachable at start): still say so.
-		acc.AddFields(SummaryMeasurement, map[string]any{"up": up}, map[string]string{}, now)
+		acc.AddFields(SummaryMeasurement, down(map[string]any{"up": up}), map[string]string{}, now)
 		return nil
 	}
 	for addr, a := range s.tracker.Accounts {
@@ -187,7 +198,7 @@ func (s *OasisSigning) Gather(acc telegraf.Accumulator) error {
 				fields[fmt.Sprintf("uptime_%d", w)] = share
 			}
 		}
-		acc.AddFields(SummaryMeasurement, fields, s.tags(addr), now)
+		acc.AddFields(SummaryMeasurement, down(fields), s.tags(addr), now)
 	}
 	return nil
 }

@@ -347,7 +347,34 @@ func TestReadmeListsEveryField(t *testing.T) {
 	for k := range blockPoints(r.acc)[3].Fields {
 		emitted = append(emitted, docfields.Field{Measurement: BlockMeasurement, Name: k})
 	}
+	// down_reason comes only with up=0 (TestDownReason).
+	emitted = append(emitted, docfields.Field{Measurement: SummaryMeasurement, Name: "down_reason"})
 	require.ElementsMatch(t, emitted, documented)
+}
+
+// A node that can't be read is up=0 with down_reason saying why, as
+// oasis_node says it (no_socket here), so alerts can tell a stopped node
+// from a monitor that may not use the socket.
+func TestDownReason(t *testing.T) {
+	p := &OasisSigning{
+		Config:     nodeclient.Config{Address: "unix:" + filepath.Join(t.TempDir(), "internal.sock")},
+		StateFile:  filepath.Join(t.TempDir(), "state.json"),
+		Log:        testutil.Logger{},
+		retryDelay: 50 * time.Millisecond,
+	}
+	require.NoError(t, p.Init())
+	require.NoError(t, p.Start(&testutil.Accumulator{}))
+	defer p.Stop()
+	var last map[string]any
+	require.Eventually(t, func() bool {
+		var acc testutil.Accumulator
+		if p.Gather(&acc) != nil || len(acc.Metrics) != 1 {
+			return false
+		}
+		last = acc.Metrics[0].Fields
+		return last["down_reason"] != nil
+	}, 10*time.Second, 20*time.Millisecond, "a down_reason once the first attempt failed")
+	require.Equal(t, map[string]any{"up": int64(0), "down_reason": "no_socket"}, last)
 }
 
 // A validator no longer configured stops being reported, even though the
