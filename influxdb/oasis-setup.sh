@@ -16,9 +16,10 @@
 #     which sources it once, at the first start (empty data volume), after
 #     the image has made the admin, the database and the telegraf and
 #     grafana users from INFLUXDB_* variables.
-#   - native (docs/install-native.md): run it once, as any user:
-#       sudo env $(cat /etc/oasis-mission-control/influxdb-setup.env) sh influxdb/oasis-setup.sh
-#     with INFLUX_URL, KAPACITOR_URL and the four passwords below set.
+#   - native (docs/install-native.md): make install writes the settings
+#     to /etc/oasis-mission-control/influxdb-setup.env; run once, as root:
+#       sh -c 'set -a; . /etc/oasis-mission-control/influxdb-setup.env; sh /usr/local/share/oasis-mission-control/oasis-setup.sh'
+# Secrets never appear in a command line (ps shows those to every user).
 #
 # It can run again: a user that exists with the same password is left as
 # it is; a different password is an error (change it with SET PASSWORD).
@@ -53,13 +54,29 @@ oasis_influxdb_setup() (
 	# An InfluxQL string literal: backslash and single quote escaped.
 	quote() { printf "'%s'" "$(printf '%s' "$1" | sed "s/\\\\/\\\\\\\\/g; s/'/\\\\'/g")"; }
 
-	# q [user password] statement: one statement, as the admin unless the
-	# first statement (no user exists yet: InfluxDB allows creating the
-	# first admin without credentials). Fails on an HTTP or InfluxQL error,
-	# printing InfluxDB's answer without the statement (it may hold a
-	# password).
+	# Secrets stay out of every process's argv (other users read it in
+	# /proc): the admin's credentials go to curl in a config file only we
+	# may read, each statement on curl's stdin.
+	auth=$(mktemp)
+	trap 'rm -f "$auth"' EXIT
+	esc_admin=$(printf '%s' "$admin:$INFLUXDB_ADMIN_PASSWORD" | sed 's/\\/\\\\/g; s/"/\\"/g')
+	printf 'user = "%s"\n' "$esc_admin" >"$auth"
+
+	# post [auth] statement: POST the statement to /query (as the admin
+	# with "auth"); prints InfluxDB's answer, a newline, the HTTP status.
+	post() {
+		if [ "$1" = auth ]; then
+			printf '%s' "$2" | curl -sS -X POST "$url/query" -K "$auth" --data-urlencode q@- -w '\n%{http_code}'
+		else
+			printf '%s' "$2" | curl -sS -X POST "$url/query" --data-urlencode q@- -w '\n%{http_code}'
+		fi
+	}
+
+	# q statement what: one statement as the admin. Fails on an HTTP or
+	# InfluxQL error, printing InfluxDB's answer and what was being done,
+	# not the statement (it may hold a password).
 	q() {
-		out=$(curl -sS -X POST "$url/query" -u "$admin:$INFLUXDB_ADMIN_PASSWORD" --data-urlencode "q=$1" -w '\n%{http_code}') || {
+		out=$(post auth "$1") || {
 			echo "oasis-setup: InfluxDB at $url: no answer" >&2
 			exit 1
 		}
@@ -77,14 +94,17 @@ oasis_influxdb_setup() (
 
 	# The first admin: allowed without credentials only while InfluxDB has
 	# no user at all; with an admin already there this checks its password.
-	first=$(curl -sS -X POST "$url/query" --data-urlencode "q=CREATE USER \"$admin\" WITH PASSWORD $(quote "$INFLUXDB_ADMIN_PASSWORD") WITH ALL PRIVILEGES" -w '\n%{http_code}') || {
+	first=$(post noauth "CREATE USER \"$admin\" WITH PASSWORD $(quote "$INFLUXDB_ADMIN_PASSWORD") WITH ALL PRIVILEGES") || {
 		echo "oasis-setup: InfluxDB at $url: no answer" >&2
 		exit 1
 	}
 	case "${first##*
-}" in
-	200) ;;
-	401) q "SHOW USERS" "log in as $admin (wrong INFLUXDB_ADMIN_PASSWORD?)" ;;
+}${first%
+*}" in
+	200*'"error"'*) echo "oasis-setup: creating $admin: InfluxDB answered: ${first%
+*}" >&2; exit 1 ;;
+	200*) ;;
+	401*) q "SHOW USERS" "log in as $admin (wrong INFLUXDB_ADMIN_PASSWORD?)" ;;
 	*) echo "oasis-setup: creating $admin: InfluxDB answered: ${first%
 *}" >&2; exit 1 ;;
 	esac
@@ -99,11 +119,18 @@ oasis_influxdb_setup() (
 
 	# The subscription, made once: an existing one is left as it is (drop
 	# it to change KAPACITOR_URL).
-	subs=$(curl -sS -X POST "$url/query" -u "$admin:$INFLUXDB_ADMIN_PASSWORD" --data-urlencode "q=SHOW SUBSCRIPTIONS")
+	subs=$(post auth "SHOW SUBSCRIPTIONS")
 	case "$subs" in
 	*'"oasis_kapacitor"'*) ;;
 	*) q "CREATE SUBSCRIPTION \"oasis_kapacitor\" ON \"$db\".\"autogen\" DESTINATIONS ANY $(quote "$kapacitor")" "create the subscription to $kapacitor" ;;
 	esac
+	# Authentication must be on, or every user above protects nothing.
+	anon=$(post noauth "SHOW DATABASES") || exit 1
+	if [ "${anon##*
+}" != 401 ]; then
+		echo "oasis-setup: InfluxDB at $url answers without a login: turn authentication on ([http] auth-enabled = true, or INFLUXDB_HTTP_AUTH_ENABLED=true) and restart it" >&2
+		exit 1
+	fi
 	echo "oasis-setup: database $db, users $admin, telegraf (write), grafana and kapacitor (read), subscription oasis_kapacitor -> $kapacitor"
 )
 

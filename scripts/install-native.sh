@@ -52,9 +52,13 @@ umask 022
 d() { echo "$DESTDIR$1"; }
 
 if [ -z "${OASIS_TELEGRAF:-}" ]; then
-	OASIS_TELEGRAF=$(mktemp -d)/oasis-telegraf
+	build=$(mktemp -d)
+	trap 'rm -rf "$build"' EXIT
+	OASIS_TELEGRAF=$build/oasis-telegraf
 	echo "building oasis-telegraf" >&2
-	CGO_ENABLED=0 go build -trimpath -o "$OASIS_TELEGRAF" ./cmd/oasis-telegraf
+	# -buildvcs=false: as root in a checkout another user owns, git refuses
+	# to answer Go's VCS stamping ("dubious ownership").
+	CGO_ENABLED=0 go build -trimpath -buildvcs=false -o "$OASIS_TELEGRAF" ./cmd/oasis-telegraf
 fi
 install -D -m 0755 "$OASIS_TELEGRAF" "$(d "$BINDIR")/oasis-telegraf"
 install -D -m 0644 influxdb/oasis-setup.sh "$(d "$SHAREDIR")/oasis-setup.sh"
@@ -87,12 +91,20 @@ env_file() { # name, then the content on stdin
 	(umask 077 && cat >"$f")
 	echo "wrote $f" >&2
 }
-admin_pw=$(password) telegraf_pw=$(password) grafana_pw=$(password) kapacitor_pw=$(password)
-if [ -e "$(d "$CONFDIR")/influxdb-setup.env" ]; then
-	# Reuse the passwords of an earlier install for any file made now.
-	# shellcheck disable=SC1090
-	. "$(d "$CONFDIR")/influxdb-setup.env"
-	admin_pw=$INFLUXDB_ADMIN_PASSWORD telegraf_pw=$INFLUX_PASSWORD grafana_pw=$GRAFANA_INFLUX_PASSWORD kapacitor_pw=$KAPACITOR_INFLUX_PASSWORD
+admin_pw=$(password) telegraf_pw=$(password) grafana_pw=$(password) kapacitor_pw=$(password) grafana_admin_pw=$(password)
+setup_env=$(d "$CONFDIR")/influxdb-setup.env
+if [ -e "$setup_env" ]; then
+	# An earlier install's passwords (InfluxDB has them) for any file made
+	# now; only these keys are read, nothing else of the file.
+	old() { sed -n "s/^$1=//p" "$setup_env" | tail -n 1; }
+	for k in INFLUXDB_ADMIN_PASSWORD:admin_pw INFLUX_PASSWORD:telegraf_pw GRAFANA_INFLUX_PASSWORD:grafana_pw KAPACITOR_INFLUX_PASSWORD:kapacitor_pw; do
+		v=$(old "${k%%:*}")
+		if [ -z "$v" ]; then
+			echo "install: $setup_env has no ${k%%:*}: restore it, or remove every *.env there to start again" >&2
+			exit 1
+		fi
+		eval "${k##*:}=\$v"
+	done
 fi
 env_file influxdb-setup.env <<EOF
 # influxdb/oasis-setup.sh's settings: InfluxDB's admin and every service's
@@ -116,6 +128,7 @@ INFLUXDB_HTTP_BIND_ADDRESS=${INFLUX_URL#http://}
 INFLUXDB_BIND_ADDRESS=127.0.0.1:8088
 INFLUXDB_REPORTING_DISABLED=true
 INFLUXDB_HTTP_LOG_ENABLED=false
+INFLUXDB_HTTP_PPROF_ENABLED=false
 INFLUXDB_DATA_QUERY_LOG_ENABLED=false
 EOF
 env_file telegraf.env <<EOF
@@ -136,13 +149,20 @@ OASIS_NODE_PROCESS=oasis-node
 TELEGRAF_INTERVAL=10s
 OASIS_SLOW_INTERVAL=60s
 OASIS_SIGNING_ALL_VALIDATORS=false
+# Telegraf's health endpoint (outputs.health): 200 while writes keep up.
+TELEGRAF_HEALTH_ADDRESS=tcp://127.0.0.1:8080
 EOF
+kapacitor_bind=${KAPACITOR_URL#http://}
+kapacitor_bind=${kapacitor_bind%%/*}
 env_file kapacitor.env <<EOF
 # Kapacitor's settings over $CONFDIR/kapacitor.conf (kapacitord reads
-# KAPACITOR_* from its environment). InfluxDB as the read-only user
-# kapacitor; the alert channels are off until you switch one on here
+# KAPACITOR_* from its environment). Its API has no authentication and
+# can run commands (.exec()): it listens on loopback only, where InfluxDB's
+# subscription reaches it. InfluxDB as the read-only user kapacitor. The
+# alert channels are off until you switch one on here
 # (docs/alerts.md#channels gives each one's settings), then
 # systemctl restart kapacitor.
+KAPACITOR_HTTP_BIND_ADDRESS=$kapacitor_bind
 KAPACITOR_INFLUXDB_0_URLS_0=$INFLUX_URL
 KAPACITOR_INFLUXDB_0_USERNAME=kapacitor
 KAPACITOR_INFLUXDB_0_PASSWORD=$kapacitor_pw
@@ -172,9 +192,11 @@ KAPACITOR_HTTPPOST_0_URL=http://127.0.0.1:9/webhook-not-configured
 EOF
 env_file grafana.env <<EOF
 # Grafana's settings: its read-only InfluxDB user's password (the
-# provisioned data source reads it), our provisioning, no sign-up, no
-# usage reports.
+# provisioned data source reads it), the admin's password (applied at
+# Grafana's first start only: later, grafana cli admin reset-admin-password),
+# our provisioning, loopback only, no sign-up, no usage reports.
 GRAFANA_INFLUX_PASSWORD=$grafana_pw
+GF_SECURITY_ADMIN_PASSWORD=$grafana_admin_pw
 GF_PATHS_PROVISIONING=$CONFDIR/grafana/provisioning
 GF_USERS_ALLOW_SIGN_UP=false
 GF_ANALYTICS_REPORTING_ENABLED=false

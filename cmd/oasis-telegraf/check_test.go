@@ -146,10 +146,14 @@ func TestCheckPermissionDenied(t *testing.T) {
 	cfg := filepath.Join(shared, "oasis_node.conf")
 	require.NoError(t, os.WriteFile(cfg, []byte("[[inputs.oasis_node]]\naddress = \"unix:"+socket+"\"\n"), 0o644))
 
-	cmd := exec.Command(bin, "-config", cfg, "-check")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-	cmd.Env = []string{"PATH=/usr/bin:/bin"}
-	out, err := cmd.CombinedOutput()
+	// -check as nobody, with no environment but PATH.
+	checkAsNobody := func() ([]byte, error) {
+		cmd := exec.Command(bin, "-config", cfg, "-check")
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		cmd.Env = []string{"PATH=/usr/bin:/bin"}
+		return cmd.CombinedOutput()
+	}
+	out, err := checkAsNobody()
 	t.Logf("oasis-telegraf -check as uid 65534:\n%s", out)
 	var exit *exec.ExitError
 	require.ErrorAs(t, err, &exit, "the check ran and failed")
@@ -170,10 +174,7 @@ func TestCheckPermissionDenied(t *testing.T) {
 	defer l2.Close()
 	require.NoError(t, os.Chmod(socket2, 0o660))
 	require.NoError(t, os.WriteFile(cfg, []byte("[[inputs.oasis_node]]\naddress = \"unix:"+socket2+"\"\n"), 0o644))
-	cmd = exec.Command(bin, "-config", cfg, "-check")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-	cmd.Env = []string{"PATH=/usr/bin:/bin"}
-	out, _ = cmd.CombinedOutput()
+	out, _ = checkAsNobody()
 	t.Logf("oasis-telegraf -check as uid 65534, socket 0660 root:root:\n%s", out)
 	require.Contains(t, string(out), "FAIL  socket     socket "+socket2+" (owner root, group root (0), mode Srw-rw----): permission denied for user nobody (uid 65534)")
 	require.Contains(t, string(out), "the socket must be group-writable by a group this process is in (see docs/install.md#socket-access) [permission_denied]")

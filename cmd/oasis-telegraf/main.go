@@ -187,7 +187,10 @@ func awaitFollowing(s *shim.Shim, plugin telegraf.Input, errs *atomic.Int64, wai
 		case why == "":
 			return summary, nil
 		case errs.Load() > 0:
-			return summary, fmt.Errorf("-once: %s; stopped at the error above", why)
+			// The error may have come after this gather: gather again, so
+			// the summary printed is the state the error left (down_reason).
+			summary = gatherAll(s, plugin, errs)
+			return summary, fmt.Errorf("-once: %s; stopped at the error above", notFollowing(summary))
 		}
 		select {
 		case <-deadline.C:

@@ -135,7 +135,8 @@ func TestOnceServiceInputFollowsTheNode(t *testing.T) {
 }
 
 // With the node absent, -once stops at the first error: it prints the up=0
-// summary, names the plugin once per line, and exits non-zero.
+// summary with why (no_socket), names the plugin once per line, and exits
+// non-zero.
 func TestOnceServiceInputNodeAbsent(t *testing.T) {
 	state := filepath.Join(t.TempDir(), "signing.json")
 	conf := signingConfig(t, "unix:/nonexistent/internal.sock", state, "")
@@ -143,7 +144,8 @@ func TestOnceServiceInputNodeAbsent(t *testing.T) {
 	r := run(t, "-config", conf, "-once", "-once-wait", "1m")
 	require.Less(t, time.Since(start), 30*time.Second, "stops at the error, not at -once-wait")
 	require.Equal(t, 1, r.exitCode)
-	require.Equal(t, "oasis_signing up=0i", strings.Fields(r.stdout)[0]+" "+strings.Fields(r.stdout)[1])
+	require.Equal(t, "oasis_signing", strings.Fields(r.stdout)[0])
+	require.ElementsMatch(t, []string{"up=0i", `down_reason="no_socket"`}, strings.Split(strings.Fields(r.stdout)[1], ","))
 	lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
 	require.NotEmpty(t, lines)
 	require.Contains(t, r.stderr, "E! [inputs.oasis_signing] Error in plugin: following blocks: ")

@@ -93,6 +93,10 @@ func TestComposeStack(t *testing.T) {
 	require.True(t, mounts["/run/oasis"].ReadOnly, "the socket directory is read-only")
 	require.Equal(t, "/srv/oasis/monitor-disk", mounts["/node/volume"].Source, "OASIS_NODE_VOLUME_DIR")
 	require.True(t, mounts["/node/volume"].ReadOnly, "the node's volume is read-only")
+	for _, target := range []string{"/run/oasis", "/node/volume"} {
+		require.NotNil(t, mounts[target].Bind, target)
+		require.False(t, bool(mounts[target].Bind.CreateHostPath), "%s: a missing host path is an error, not a new empty directory", target)
+	}
 	require.Empty(t, tg.Pid, "no host PID namespace")
 	require.Empty(t, tg.NetworkMode, "no host network")
 	for k := range tg.Environment {

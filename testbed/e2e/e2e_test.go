@@ -31,6 +31,7 @@ var situational = map[string]string{
 	"oasis_node.down_reason":                        "only with up=0; TestRecordAlertSeries stops our node",
 	"oasis_entity.down_reason":                      "only with up=0; TestRecordAlertSeries stops our node",
 	"oasis_governance.down_reason":                  "only with up=0; TestRecordAlertSeries stops our node",
+	"oasis_signing.down_reason":                     "only with up=0; TestRecordAlertSeries stops our node",
 	"oasis_entity.commission_next_rate":             "no commission schedule on the devnet",
 	"oasis_entity.commission_next_epoch":            "no commission schedule on the devnet",
 	"oasis_entity.commission_next_epochs_left":      "no commission schedule on the devnet",

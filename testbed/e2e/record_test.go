@@ -154,6 +154,8 @@ func TestRecordAlertSeries(t *testing.T) {
 	require.Equal(t, int64(0), last("oasis_node", "up", "node_id", ev.OwnNodeID), "node down shows as up=0")
 	require.Contains(t, []any{"no_socket", "not_answering"}, last("oasis_node", "down_reason", "node_id", ev.OwnNodeID),
 		"a stopped node is no_socket (or not_answering while it shuts down), never permission_denied")
+	require.Contains(t, []any{"no_socket", "not_answering"}, last("oasis_signing", "down_reason", "consensus_address", net.Validators[0].ConsensusAddress),
+		"the signing input says why too")
 	ev.Validator0Started = time.Now().UnixNano()
 	net.StartValidator(0)
 	wait.Until(t, func() bool {

@@ -26,9 +26,15 @@ type ran struct {
 // runAs runs bin with args as cred, with no environment but PATH.
 func runAs(t *testing.T, cred *syscall.Credential, bin string, args ...string) ran {
 	t.Helper()
+	return runAsWith(t, cred, []string{"PATH=/usr/bin:/bin"}, bin, args...)
+}
+
+// runAsWith runs bin with args as cred, with exactly env.
+func runAsWith(t *testing.T, cred *syscall.Credential, env []string, bin string, args ...string) ran {
+	t.Helper()
 	cmd := exec.Command(bin, args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
-	cmd.Env = []string{"PATH=/usr/bin:/bin"}
+	cmd.Env = env
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

@@ -3,6 +3,9 @@ package hostaccess
 import (
 	"bufio"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"os/user"
@@ -10,6 +13,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -54,6 +58,20 @@ func TestNativeInstall(t *testing.T) {
 	})
 	v := net.Validators[0]
 
+	// Kapacitor's write endpoint, as InfluxDB's subscription sees it: what
+	// arrives, by db and rp.
+	var received sync.Map // "path?db=...&rp=... measurement" -> true
+	kapacitor := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		for _, line := range strings.Split(string(body), "\n") {
+			if m, _, ok := strings.Cut(line, ","); ok {
+				received.Store(r.URL.Path+"?db="+r.URL.Query().Get("db")+"&rp="+r.URL.Query().Get("rp")+" "+m, true)
+			}
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(kapacitor.Close)
+
 	port, err := proc.FreePort()
 	require.NoError(t, err)
 	in, err := nativestack.NewInflux(devnettest.RepoRoot(), bins, filepath.Join(shared, "influxdb"), port)
@@ -73,7 +91,7 @@ func TestNativeInstall(t *testing.T) {
 		cmd := exec.Command("make", "install",
 			"PREFIX="+filepath.Join(root, "usr/local"), "CONFDIR="+conf, "SYSTEMDDIR="+systemd,
 			"SOCKET=unix:"+v.Socket, "MONITOR_GROUP=omc-test-monitor", "STATEDIR="+stateDir,
-			"INFLUX_URL="+in.URL, "TELEGRAF_BIN="+filepath.Join(bins, "telegraf"),
+			"INFLUX_URL="+in.URL, "KAPACITOR_URL="+kapacitor.URL, "TELEGRAF_BIN="+filepath.Join(bins, "telegraf"),
 			"OASIS_TELEGRAF="+filepath.Join(bins, "oasis-telegraf"))
 		cmd.Dir = devnettest.RepoRoot()
 		out, err := cmd.CombinedOutput()
@@ -123,14 +141,11 @@ func TestNativeInstall(t *testing.T) {
 	// Step 5 of the doc: -check as the service's user, groups and
 	// environment (systemd-run there) passes every check, the write to
 	// InfluxDB as Telegraf's user included.
-	check := exec.Command(env["OASIS_TELEGRAF_BIN"], "-config", filepath.Join(env["OASIS_CONFIG_DIR"], "oasis_node.conf"), "-check")
-	check.Env = environ
-	check.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
-	checked, err := check.CombinedOutput()
-	require.NoError(t, err, "-check as the installed service:\n%s", checked)
-	t.Logf("-check:\n%s", checked)
-	require.Contains(t, string(checked), "all checks passed")
-	require.Regexp(t, `(?m)^ok\s+influxdb`, string(checked), "-check wrote to InfluxDB:\n%s", checked)
+	checked := runAsWith(t, cred, environ, env["OASIS_TELEGRAF_BIN"], "-config", filepath.Join(env["OASIS_CONFIG_DIR"], "oasis_node.conf"), "-check")
+	t.Logf("-check:\n%s", checked.stdout)
+	require.Equal(t, 0, checked.code, "-check as the installed service:\n%s%s", checked.stdout, checked.stderr)
+	require.Contains(t, checked.stdout, "all checks passed")
+	require.Regexp(t, `(?m)^ok\s+influxdb`, checked.stdout, "-check wrote to InfluxDB")
 
 	argv := strings.Fields(strings.TrimSuffix(unit["ExecStart"][1], " $TELEGRAF_OPTS"))
 	logPath := filepath.Join(shared, "telegraf.log")
@@ -181,8 +196,19 @@ func TestNativeInstall(t *testing.T) {
 	require.ErrorContains(t, err, "requires")
 	subs, err := in.Query(nativestack.AdminUser, setup["INFLUXDB_ADMIN_PASSWORD"], "SHOW SUBSCRIPTIONS")
 	require.NoError(t, err)
-	require.Contains(t, string(subs), `"oasis_kapacitor","ANY",["http://127.0.0.1:9092"]`)
+	require.Contains(t, string(subs), `"oasis_kapacitor","ANY",["`+kapacitor.URL+`"]`)
+	// And it delivers: Telegraf's points reach Kapacitor's write endpoint
+	// with the database and retention policy the stream tasks select.
+	wait.Value(t, func() (bool, string) {
+		_, ok := received.Load("/write?db=telegraf&rp=autogen oasis_node")
+		var got []string
+		received.Range(func(k, _ any) bool { got = append(got, k.(string)); return true })
+		return ok, strings.Join(got, "; ")
+	}, 30*time.Second, 200*time.Millisecond, "oasis_node points at Kapacitor's /write?db=telegraf&rp=autogen through the subscription")
 	require.Equal(t, filepath.Join(conf, "kapacitor/load"), kap["KAPACITOR_LOAD_DIR"])
+	// Kapacitor's API (no auth, .exec()) on the loopback address the
+	// subscription uses, not on every interface.
+	require.Equal(t, strings.TrimPrefix(kapacitor.URL, "http://"), kap["KAPACITOR_HTTP_BIND_ADDRESS"])
 	require.FileExists(t, filepath.Join(conf, "kapacitor/load/tasks/oasis_node_down.yaml"))
 
 	// kapacitor.env offers every Kapacitor setting the compose stack sets,
@@ -202,6 +228,11 @@ func TestNativeInstall(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, string(ds), "url: "+in.URL)
 	require.Equal(t, filepath.Join(conf, "grafana/provisioning"), grafana["GF_PATHS_PROVISIONING"])
+	require.Len(t, grafana["GF_SECURITY_ADMIN_PASSWORD"], 48, "Grafana's admin gets a random password, not admin/admin")
+	require.Equal(t, "127.0.0.1", grafana["GF_SERVER_HTTP_ADDR"])
+	influxEnv := readEnvFile(t, filepath.Join(conf, "influxdb.env"))
+	require.Equal(t, "true", influxEnv["INFLUXDB_HTTP_AUTH_ENABLED"])
+	require.Equal(t, strings.TrimPrefix(in.URL, "http://"), influxEnv["INFLUXDB_HTTP_BIND_ADDRESS"])
 
 	// A second make install keeps the env files (InfluxDB has their
 	// passwords) and replaces the configuration.

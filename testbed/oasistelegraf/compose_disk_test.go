@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/influxdata/telegraf"
 	"github.com/influxdata/telegraf/config"
 	"github.com/influxdata/telegraf/testutil"
 )
@@ -37,7 +38,7 @@ func TestComposeDiskInputSeesTheNodeVolume(t *testing.T) {
 
 	raw, err := os.ReadFile("../../telegraf-compose.conf")
 	require.NoError(t, err)
-	require.Contains(t, string(raw), `mount_points = ["/node/volume"]`)
+	require.Contains(t, string(raw), `mount_points = ["/node/volume", "/"]`)
 	conf := filepath.Join(t.TempDir(), "telegraf-compose.conf")
 	require.NoError(t, os.WriteFile(conf, []byte(strings.ReplaceAll(string(raw), "/node/volume", dst)), 0o644))
 
@@ -52,10 +53,14 @@ func TestComposeDiskInputSeesTheNodeVolume(t *testing.T) {
 	require.Empty(t, acc.Errors)
 	var st syscall.Statfs_t
 	require.NoError(t, syscall.Statfs(src, &st))
-	metrics := acc.GetTelegrafMetrics()
-	require.Len(t, metrics, 1, "one filesystem: the mounted one")
-	m := metrics[0]
-	require.Equal(t, dst, m.Tags()["path"])
+	byPath := map[string]telegraf.Metric{}
+	for _, m := range acc.GetTelegrafMetrics() {
+		byPath[m.Tags()["path"]] = m
+	}
+	require.Contains(t, byPath, "/", "the root filesystem")
+	m, ok := byPath[dst]
+	require.True(t, ok, "the bind-mounted directory's filesystem: %v", byPath)
+	require.Len(t, byPath, 2, "nothing else")
 	require.Equal(t, "ro", m.Tags()["mode"])
 	total, _ := m.GetField("total")
 	require.Equal(t, st.Blocks*uint64(st.Bsize), total, "the usage of the filesystem under the directory")

@@ -79,7 +79,8 @@ func (f *follower) follow(ctx context.Context) error {
 			return nil
 		case blk, ok := <-blocks:
 			if !ok {
-				return errors.New("block stream closed by the node")
+				// The node ended the stream: it is stopping, or gone.
+				return &nodeclient.ReachError{Reason: nodeclient.ReasonNotAnswering, Err: errors.New("block stream closed by the node")}
 			}
 			f.s.setTip(blk.Height, true)
 			if blk.Height < f.nextNeeded() {
