@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"flag"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +15,11 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
+	// A fuzzing worker runs only the fuzz target (in-process): no binary.
+	flag.Parse()
+	if w := flag.Lookup("test.fuzzworker"); w != nil && w.Value.String() == "true" {
+		os.Exit(m.Run())
+	}
 	dir, err := os.MkdirTemp("", "oasis-telegraf-test")
 	if err != nil {
 		panic(err)

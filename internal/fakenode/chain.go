@@ -29,6 +29,8 @@ type Chain struct {
 	nodes     map[signature.PublicKey]*node.Node
 	watchers  map[chan *consensus.Block]struct{}
 	genesisAt time.Time
+	// failBlocks: heights whose GetBlock answers with an error.
+	failBlocks map[int64]error
 }
 
 // Address is a CometBFT validator address.
@@ -59,6 +61,22 @@ type Next struct {
 	Set      []Address
 	Proposer Address
 	Signed   map[Address]bool
+}
+
+// FailBlock makes GetBlock at height answer err (nil: answer again), as a
+// node that can't serve one height does (a too-large reply, a damaged
+// block). The block stream still carries it.
+func (c *Chain) FailBlock(height int64, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.failBlocks == nil {
+		c.failBlocks = map[int64]error{}
+	}
+	if err == nil {
+		delete(c.failBlocks, height)
+		return
+	}
+	c.failBlocks[height] = err
 }
 
 // AddBlock appends a block and sends it to block watchers.
@@ -192,6 +210,9 @@ func (f *fakeConsensus) GetBlock(_ context.Context, height int64) (*consensus.Bl
 	defer c.mu.Unlock()
 	h, err := f.height(height)
 	if err != nil {
+		return nil, err
+	}
+	if err := c.failBlocks[h]; err != nil {
 		return nil, err
 	}
 	b := *c.blocks[h]

@@ -110,6 +110,44 @@ type Tracker struct {
 	// SkippedHeights counts heights that were never applied because they
 	// were beyond the backfill window or pruned from the node.
 	SkippedHeights uint64 `json:"skipped_heights"`
+	// StateResets counts the times a state file that could not be resumed
+	// was moved aside and accounting started afresh (carried over into
+	// the fresh state, so the count survives restarts).
+	StateResets uint64 `json:"state_resets"`
+}
+
+// Validate checks a decoded tracker for what JSON decoding does not:
+// every account present, each history ring of the size it must have with
+// its start and length inside it, no negative height. Resuming a tracker
+// that fails it would panic or count wrongly.
+func (t *Tracker) Validate() error {
+	if t.LastHeight < 0 {
+		return fmt.Errorf("last_height %d is negative", t.LastHeight)
+	}
+	for addr, a := range t.Accounts {
+		if a == nil {
+			return fmt.Errorf("account %s is null", addr)
+		}
+		if a.LastSignedHeight < 0 || a.LastSignedHeight > t.LastHeight {
+			return fmt.Errorf("account %s: last_signed_height %d is outside 0..%d", addr, a.LastSignedHeight, t.LastHeight)
+		}
+		if a.History == nil {
+			if a.HistoryLen != 0 || a.HistoryStart != 0 {
+				return fmt.Errorf("account %s: no history, but history_len %d and history_start %d", addr, a.HistoryLen, a.HistoryStart)
+			}
+			continue
+		}
+		if len(a.History) != maxWindow/4 {
+			return fmt.Errorf("account %s: history holds %d bytes, not %d", addr, len(a.History), maxWindow/4)
+		}
+		if a.HistoryLen < 0 || a.HistoryLen > maxWindow {
+			return fmt.Errorf("account %s: history_len %d is outside 0..%d", addr, a.HistoryLen, maxWindow)
+		}
+		if a.HistoryStart < 0 || a.HistoryStart >= maxWindow || (a.HistoryLen < maxWindow && a.HistoryStart != 0) {
+			return fmt.Errorf("account %s: history_start %d does not fit history_len %d", addr, a.HistoryStart, a.HistoryLen)
+		}
+	}
+	return nil
 }
 
 // NewTracker tracks the given validators from scratch.

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 )
 
 // Load decodes the state at path into v. A missing file is not an error:
@@ -22,9 +23,32 @@ func Load(path string, v any) (found bool, err error) {
 		return false, err
 	}
 	if err := json.Unmarshal(raw, v); err != nil {
-		return false, fmt.Errorf("state file %s is corrupt (move it away to start afresh): %w", path, err)
+		return false, &CorruptError{Path: path, Err: err}
 	}
 	return true, nil
+}
+
+// CorruptError is a state file that was read but does not decode: unlike
+// a read error, retrying will not help.
+type CorruptError struct {
+	Path string
+	Err  error
+}
+
+func (e *CorruptError) Error() string {
+	return fmt.Sprintf("state file %s is corrupt: %v", e.Path, e.Err)
+}
+func (e *CorruptError) Unwrap() error { return e.Err }
+
+// MoveAside renames the file at path to path.bad-<UTC time>, next to it,
+// so that a state that can't be resumed is kept for the operator to look
+// at while a fresh one takes its place. It returns the new name.
+func MoveAside(path string, now time.Time) (string, error) {
+	aside := path + ".bad-" + now.UTC().Format("20060102T150405Z")
+	if err := os.Rename(path, aside); err != nil {
+		return "", err
+	}
+	return aside, nil
 }
 
 // Save writes v to path: to a temporary file in the same directory, synced,

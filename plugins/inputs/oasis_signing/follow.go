@@ -17,6 +17,40 @@ import (
 // fetchBatch is how many blocks backfill asks for at once.
 const fetchBatch = 32
 
+// maxBlockTries is how many times in a row following may fail on one
+// height's block, the node answering with an error each time, before that
+// height is given up: skipped and reported, so that following goes on.
+const maxBlockTries = 5
+
+// blockError is a failed call for one height's block.
+type blockError struct {
+	height int64
+	err    error
+}
+
+func (e *blockError) Error() string { return fmt.Sprintf("block %d: %v", e.height, e.err) }
+func (e *blockError) Unwrap() error { return e.err }
+
+// countFailure notes a failed attempt to follow. A block the node keeps
+// failing to serve (an error from the node, not a lost connection) is
+// given up after maxBlockTries: the next attempt skips it as it skips an
+// undecodable block. Called with s.mu held.
+func (s *OasisSigning) countFailure(acc telegraf.Accumulator, err error) {
+	var be *blockError
+	if !errors.As(err, &be) || nodeclient.Reason(err) != nodeclient.ReasonQueryFailed {
+		return
+	}
+	if s.blockFails == nil {
+		s.blockFails, s.badBlocks = map[int64]int{}, map[int64]error{}
+	}
+	s.blockFails[be.height]++
+	if s.blockFails[be.height] >= maxBlockTries {
+		s.badBlocks[be.height] = be.err
+		delete(s.blockFails, be.height)
+		acc.AddError(fmt.Errorf("block %d: the node failed to serve it %d times (%v); giving it up, its heights are not counted", be.height, maxBlockTries, be.err))
+	}
+}
+
 // follower is one connected run: from (re)connect to stream failure.
 type follower struct {
 	s   *OasisSigning
@@ -38,6 +72,7 @@ func (s *OasisSigning) run(ctx context.Context, acc telegraf.Accumulator) {
 		s.connected = false
 		if ctx.Err() == nil {
 			s.downReason = nodeclient.Reason(err)
+			s.countFailure(acc, err)
 		}
 		s.mu.Unlock()
 		if ctx.Err() != nil {
@@ -172,13 +207,26 @@ func (f *follower) fetch(ctx context.Context, from, to int64) (blocks []*blockme
 	decodeErrs = make([]error, len(blocks))
 	callErrs := make([]error, len(blocks))
 	var wg sync.WaitGroup
+	f.s.mu.Lock()
+	bad := map[int64]error{}
+	for h, err := range f.s.badBlocks {
+		if h >= from && h <= to {
+			bad[h] = err
+		}
+	}
+	f.s.mu.Unlock()
 	for i := range blocks {
+		h := from + int64(i)
+		if err, ok := bad[h]; ok {
+			decodeErrs[i] = fmt.Errorf("block %d: the node failed to serve it %d times: %w", h, maxBlockTries, err)
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			blk, err := f.s.client.Block(ctx, from+int64(i))
+			blk, err := f.s.client.Block(ctx, h)
 			if err != nil {
-				callErrs[i] = err
+				callErrs[i] = &blockError{height: h, err: err}
 				return
 			}
 			blocks[i], decodeErrs[i] = blockmeta.Decode(blk)

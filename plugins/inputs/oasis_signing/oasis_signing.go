@@ -58,6 +58,13 @@ type OasisSigning struct {
 	// downReason is why the last attempt to follow the node failed
 	// (nodeclient.Reason), reported with up=0; "" before any failure.
 	downReason string
+	// stateSaved: the last save of the accounts to state_file worked.
+	stateSaved bool
+	// blockFails counts failed attempts in a row per height whose block
+	// the node answered with an error; badBlocks are the heights given up
+	// (countFailure).
+	blockFails map[int64]int
+	badBlocks  map[int64]error
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -106,12 +113,8 @@ func (s *OasisSigning) Init() error {
 		s.retryDelay = 2 * time.Second
 	}
 
-	s.tracker = signing.NewTracker()
-	if _, err := statefile.Load(s.StateFile, s.tracker); err != nil {
-		return fmt.Errorf("state_file: %w", err)
-	}
-	if s.tracker.Accounts == nil {
-		s.tracker.Accounts = map[blockmeta.Address]*signing.Account{}
+	if err := s.loadState(); err != nil {
+		return err
 	}
 	s.names = map[blockmeta.Address]identity{}
 
@@ -120,6 +123,56 @@ func (s *OasisSigning) Init() error {
 		return err
 	}
 	s.client = client
+	return nil
+}
+
+// loadState resumes the accounts saved in state_file. A state that can't be
+// resumed (not JSON, or content that fails Tracker.Validate) never stops
+// monitoring: it is moved aside for the operator, accounting starts afresh
+// with state_resets_total one higher, and the error is logged. A file that
+// can't be read at all is an error: starting afresh would overwrite it.
+// Then it saves at once, so an unwritable state directory is reported at
+// start.
+func (s *OasisSigning) loadState() error {
+	s.tracker = signing.NewTracker()
+	_, err := statefile.Load(s.StateFile, s.tracker)
+	var corrupt *statefile.CorruptError
+	if err != nil && !errors.As(err, &corrupt) {
+		return fmt.Errorf("state_file: %w", err)
+	}
+	if err == nil {
+		if err = s.tracker.Validate(); err != nil {
+			err = fmt.Errorf("state file %s can't be resumed: %w", s.StateFile, err)
+		}
+	}
+	if err != nil {
+		resets := s.tracker.StateResets // 0 unless the JSON decoded
+		aside, mvErr := statefile.MoveAside(s.StateFile, time.Now())
+		if mvErr != nil {
+			return fmt.Errorf("state_file: %v; moving it aside failed too: %w", err, mvErr)
+		}
+		s.tracker = signing.NewTracker()
+		s.tracker.StateResets = resets + 1
+		s.Log.Errorf("%v; moved it aside to %s and started the accounts afresh (state_resets_total %d)", err, aside, s.tracker.StateResets)
+	}
+	if s.tracker.Accounts == nil {
+		s.tracker.Accounts = map[blockmeta.Address]*signing.Account{}
+	}
+	if err := s.saveState(); err != nil {
+		s.Log.Error(err)
+	}
+	return nil
+}
+
+// saveState saves the accounts and remembers whether that worked, for the
+// summary's state_saved field. The error says what to fix.
+func (s *OasisSigning) saveState() error {
+	err := statefile.Save(s.StateFile, s.tracker)
+	s.stateSaved = err == nil
+	if err != nil {
+		return fmt.Errorf("saving state to %s: %w (the counts reported are not saved: after a restart they resume from the last save; make %s writable by %s)",
+			s.StateFile, err, filepath.Dir(s.StateFile), nodeclient.Identity())
+	}
 	return nil
 }
 
@@ -155,8 +208,8 @@ func (s *OasisSigning) Stop() {
 func (s *OasisSigning) Gather(acc telegraf.Accumulator) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := statefile.Save(s.StateFile, s.tracker); err != nil {
-		acc.AddError(fmt.Errorf("saving state to %s: %w", s.StateFile, err))
+	if err := s.saveState(); err != nil {
+		acc.AddError(err)
 	}
 	now := time.Now()
 	up := int64(0)
@@ -189,6 +242,8 @@ func (s *OasisSigning) Gather(acc telegraf.Accumulator) error {
 			"in_validator_set":      boolInt(a.InValidatorSet),
 			"last_height":           s.tracker.LastHeight,
 			"skipped_heights_total": s.tracker.SkippedHeights,
+			"state_saved":           boolInt(s.stateSaved),
+			"state_resets_total":    s.tracker.StateResets,
 		}
 		if s.tipHeight > 0 {
 			fields["lag_blocks"] = max(s.tipHeight-s.tracker.LastHeight, 0)

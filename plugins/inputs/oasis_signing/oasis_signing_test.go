@@ -1,7 +1,10 @@
 package oasis_signing
 
 import (
+	"errors"
 	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -289,6 +292,42 @@ func TestMalformedMetaIsReportedNotCounted(t *testing.T) {
 	require.NotContains(t, points, int64(5))
 }
 
+// A height whose block the node can't serve (GetBlock answers an error
+// there, every time) used to stop the follower for good: it retried that
+// height forever while the summary said up=1. Now it is given up after
+// maxBlockTries: reported, its two heights (the block's own and the one
+// whose commit it carries) counted in skipped_heights_total, and every
+// other height accounted exactly.
+func TestBlockTheNodeCannotServe(t *testing.T) {
+	n := newChainNode(t)
+	healthy(n, 3)
+	r := startFake(t, n, filepath.Join(t.TempDir(), "state.json"), nil)
+	r.waitHeight(t, 2)
+	n.Stop() // so the bad block is met in backfill, fetched by GetBlock
+	healthy(n, 4)
+	n.Chain.FailBlock(5, errors.New("grpc: received message larger than max"))
+	require.NoError(t, n.Restart())
+	healthy(n, 2)
+	r.waitHeight(t, 8)
+
+	var found bool
+	for _, err := range errorsSoFar(r.acc) {
+		if strings.Contains(err.Error(), "block 5: the node failed to serve it 5 times") {
+			found = true
+		}
+	}
+	require.True(t, found, "errors: %v", errorsSoFar(r.acc))
+	f := r.summary(t)
+	require.Equal(t, int64(1), f["up"])
+	require.Equal(t, uint64(2), f["skipped_heights_total"])
+	require.Equal(t, uint64(1+3), f["signed_total"], "3 and 6..8; not 4 or 5")
+	require.Equal(t, uint64(0), f["missed_total"])
+	points := blockPoints(r.acc)
+	require.NotContains(t, points, int64(4))
+	require.NotContains(t, points, int64(5))
+	require.GreaterOrEqual(t, n.Calls("GetBlock"), maxBlockTries, "tried before giving up")
+}
+
 func TestAllValidators(t *testing.T) {
 	n := newChainNode(t)
 	healthy(n, 3)
@@ -404,4 +443,77 @@ func TestDropsValidatorsNoLongerMonitored(t *testing.T) {
 	}, 5*time.Second, 20*time.Millisecond)
 	require.Equal(t, hexAddr(us), acc.Metrics[0].Tags["consensus_address"])
 	require.Equal(t, uint64(3), acc.Metrics[0].Fields["signed_total"], "our counts are kept: heights 3..5")
+}
+
+// A state file that can't be resumed never stops monitoring: it is moved
+// aside (kept, named), the accounts start afresh, state_resets_total says
+// so and the log says which file, why and where it went. Before, each of
+// these crash-looped the plugin (invalid JSON) or panicked (the others).
+func TestBadStateFileIsMovedAside(t *testing.T) {
+	for name, content := range map[string]string{
+		"not JSON":      `{"accounts":{`,
+		"null account":  `{"last_height":5,"accounts":{"` + hexAddr(us) + `":null}}`,
+		"short history": `{"last_height":5,"accounts":{"` + hexAddr(us) + `":{"history":"AAAA","history_len":3}}}`,
+		"bad address":   `{"last_height":5,"accounts":{"zz":{}}}`,
+		"negative":      `{"last_height":-3,"accounts":{}}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			state := filepath.Join(dir, "state.json")
+			require.NoError(t, os.WriteFile(state, []byte(content), 0o600))
+			n := newChainNode(t)
+			healthy(n, 3)
+			log := &testutil.CaptureLogger{}
+			r := startFake(t, n, state, func(p *OasisSigning) { p.Log = log })
+			healthy(n, 2)
+			r.waitHeight(t, 4)
+
+			s := r.summary(t)
+			require.Equal(t, int64(1), s["up"])
+			require.Equal(t, uint64(1), s["state_resets_total"])
+			require.Equal(t, int64(1), s["state_saved"])
+			require.LessOrEqual(t, s["signed_total"], uint64(3), "fresh accounts, from the node's latest height")
+
+			aside, err := filepath.Glob(state + ".bad-*")
+			require.NoError(t, err)
+			require.Len(t, aside, 1, "the bad state is kept")
+			kept, err := os.ReadFile(aside[0])
+			require.NoError(t, err)
+			require.Equal(t, content, string(kept))
+			errs := strings.Join(log.Errors(), "\n")
+			require.Contains(t, errs, "state file "+state)
+			require.Contains(t, errs, "moved it aside to "+aside[0]+" and started the accounts afresh (state_resets_total 1)")
+
+			// The fresh state is saved and resumes on the next start.
+			r.stop()
+			r = startFake(t, n, state, nil)
+			require.Equal(t, uint64(1), r.summary(t)["state_resets_total"], "the count survives restarts")
+		})
+	}
+}
+
+// A state directory the plugin can't write to is reported at start and on
+// every summary (state_saved=0), not only logged; the plugin keeps going.
+func TestUnwritableStateDir(t *testing.T) {
+	dir := t.TempDir()
+	if os.Getuid() == 0 {
+		// Root writes through any mode: a read-only mount stops it.
+		out, err := exec.Command("mount", "--bind", "-o", "ro", dir, dir).CombinedOutput()
+		require.NoError(t, err, "mount: %s", out)
+		t.Cleanup(func() { _ = exec.Command("umount", dir).Run() })
+	} else {
+		require.NoError(t, os.Chmod(dir, 0o500))
+		t.Cleanup(func() { os.Chmod(dir, 0o700) })
+	}
+	n := newChainNode(t)
+	healthy(n, 3)
+	log := &testutil.CaptureLogger{}
+	r := startFake(t, n, filepath.Join(dir, "state.json"), func(p *OasisSigning) { p.Log = log })
+	require.Contains(t, strings.Join(log.Errors(), "\n"), "make "+dir+" writable by user ")
+	var acc testutil.Accumulator
+	require.NoError(t, r.p.Gather(&acc))
+	require.NotEmpty(t, acc.Errors, "the failed save is a gather error")
+	for _, m := range acc.Metrics {
+		require.Equal(t, int64(0), m.Fields["state_saved"], "%v", m)
+	}
 }
