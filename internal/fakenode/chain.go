@@ -31,6 +31,17 @@ type Chain struct {
 	genesisAt time.Time
 	// failBlocks: heights whose GetBlock answers with an error.
 	failBlocks map[int64]error
+	// streamStalled: new blocks are not sent to block watchers.
+	streamStalled bool
+}
+
+// StallStream makes the block stream stop (true) or resume (false)
+// delivering new blocks, while every unary call keeps answering: a node
+// whose stream is stuck.
+func (c *Chain) StallStream(stalled bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.streamStalled = stalled
 }
 
 // Address is a CometBFT validator address.
@@ -92,7 +103,9 @@ func (c *Chain) AddBlock(n Next) *consensus.Block {
 	}
 	watchers := make([]chan *consensus.Block, 0, len(c.watchers))
 	for w := range c.watchers {
-		watchers = append(watchers, w)
+		if !c.streamStalled {
+			watchers = append(watchers, w)
+		}
 	}
 	c.mu.Unlock()
 	for _, w := range watchers {

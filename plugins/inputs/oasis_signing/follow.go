@@ -78,6 +78,9 @@ func (s *OasisSigning) run(ctx context.Context, acc telegraf.Accumulator) {
 		if ctx.Err() != nil {
 			return
 		}
+		if errors.Is(err, errStreamStalled) {
+			continue // reported by checkStream; follow again at once
+		}
 		acc.AddError(fmt.Errorf("following blocks: %w (retrying in %s)", err, s.retryDelay))
 		select {
 		case <-ctx.Done():
@@ -94,6 +97,9 @@ func (f *follower) follow(ctx context.Context) error {
 	// the stream and is recognised as already accounted (or as a gap).
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	f.s.mu.Lock()
+	f.s.restartStream, f.s.stalledGathers = cancel, 0
+	f.s.mu.Unlock()
 	blocks, closeSub, err := f.s.client.WatchBlocks(sctx)
 	if err != nil {
 		return err
@@ -105,6 +111,9 @@ func (f *follower) follow(ctx context.Context) error {
 		return err
 	}
 	f.s.setTip(tip, true)
+	f.s.mu.Lock()
+	f.s.streamHeight = tip // the stream starts here
+	f.s.mu.Unlock()
 	if err := f.catchUp(ctx, tip); err != nil {
 		return err
 	}
@@ -112,12 +121,17 @@ func (f *follower) follow(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-sctx.Done():
+			return errStreamStalled
 		case blk, ok := <-blocks:
 			if !ok {
 				// The node ended the stream: it is stopping, or gone.
 				return &nodeclient.ReachError{Reason: nodeclient.ReasonNotAnswering, Err: errors.New("block stream closed by the node")}
 			}
 			f.s.setTip(blk.Height, true)
+			f.s.mu.Lock()
+			f.s.streamHeight = blk.Height
+			f.s.mu.Unlock()
 			if blk.Height < f.nextNeeded() {
 				continue // already accounted
 			}
@@ -138,7 +152,13 @@ func (f *follower) catchUp(ctx context.Context, to int64) error {
 	s := f.s
 	s.mu.Lock()
 	last := s.tracker.LastHeight
+	s.catchingUp = true
 	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.catchingUp = false
+		s.mu.Unlock()
+	}()
 
 	if last == 0 {
 		// First run: start at the tip rather than replaying history.
@@ -325,4 +345,51 @@ func (s *OasisSigning) setTip(h int64, connected bool) {
 		s.tipHeight = h
 	}
 	s.connected = connected
+}
+
+// stallBlocks is how far the node's latest height may run ahead of the
+// last block the stream delivered, at two gathers in a row, before the
+// stream counts as stalled. Blocks come every ~6 s on mainnet and a gather
+// every 10 s: a healthy stream is at most a block or two behind.
+const stallBlocks = 3
+
+// errStreamStalled ends a follower whose block stream stopped delivering:
+// for down_reason, the stream does not answer.
+var errStreamStalled = &nodeclient.ReachError{Reason: nodeclient.ReasonNotAnswering, Err: errors.New("block stream stalled")}
+
+// checkStream reads the node's latest height with a unary call, so the tip
+// does not come only from the stream: a stream that delivers nothing while
+// the node's height advances (stallBlocks or more, two gathers in a row)
+// is ended, reported, and following starts again (catching up by
+// GetBlock). The call's error is left to the follower to report.
+func (s *OasisSigning) checkStream(acc telegraf.Accumulator) {
+	s.mu.Lock()
+	live := s.connected && !s.catchingUp
+	s.mu.Unlock()
+	if !live {
+		return // a long catch-up does not read the stream meanwhile
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), nodeclient.DefaultTimeout)
+	tip, err := s.client.LatestHeight(ctx)
+	cancel()
+	if err != nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if tip > s.tipHeight {
+		s.tipHeight = tip
+	}
+	if tip-s.streamHeight < stallBlocks {
+		s.stalledGathers = 0
+		return
+	}
+	s.stalledGathers++
+	if s.stalledGathers < 2 || s.restartStream == nil {
+		return
+	}
+	acc.AddError(fmt.Errorf("%w: its last block is height %d while the node is at %d; following again", errStreamStalled, s.streamHeight, tip))
+	s.stalledGathers = 0
+	s.restartStream()
+	s.restartStream = nil
 }

@@ -65,6 +65,14 @@ type OasisSigning struct {
 	// (countFailure).
 	blockFails map[int64]int
 	badBlocks  map[int64]error
+	// streamHeight is the last height the block stream delivered;
+	// stalledGathers counts gathers in a row in which the node's latest
+	// height (a unary call) was stallBlocks or more past it; restartStream
+	// ends the current stream so that following starts again.
+	streamHeight   int64
+	stalledGathers int
+	restartStream  context.CancelFunc
+	catchingUp     bool
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -206,6 +214,7 @@ func (s *OasisSigning) Stop() {
 // matches a saved state, so totals never run ahead of what a restart
 // resumes from.
 func (s *OasisSigning) Gather(acc telegraf.Accumulator) error {
+	s.checkStream(acc)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.saveState(); err != nil {

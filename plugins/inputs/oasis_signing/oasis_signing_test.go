@@ -328,6 +328,55 @@ func TestBlockTheNodeCannotServe(t *testing.T) {
 	require.GreaterOrEqual(t, n.Calls("GetBlock"), maxBlockTries, "tried before giving up")
 }
 
+// A block stream that stops delivering while the node's unary calls
+// answer used to look healthy: up=1, lag 0, totals frozen. Now each gather
+// also reads the node's height; a stream stallBlocks or more behind at two
+// gathers in a row is ended and reported, and following starts again,
+// catching up by GetBlock: every height accounted exactly once.
+func TestStalledStreamIsRestarted(t *testing.T) {
+	n := newChainNode(t)
+	healthy(n, 3)
+	r := startFake(t, n, filepath.Join(t.TempDir(), "state.json"), nil)
+	healthy(n, 2)
+	r.waitHeight(t, 4)
+	require.Empty(t, errorsSoFar(r.acc))
+	base := r.summary(t)["signed_total"].(uint64) // up to height 4
+
+	n.Chain.StallStream(true)
+	healthy(n, 5) // heights 6..10 exist; the stream delivers none of them
+	// Gathers into the plugin's own accumulator, as Telegraf's one is.
+	require.NoError(t, r.p.Gather(r.acc))
+	var first map[string]any
+	for _, m := range r.acc.Metrics {
+		if m.Measurement == SummaryMeasurement && m.Tags["consensus_address"] == hexAddr(us) {
+			first = m.Fields
+		}
+	}
+	require.Equal(t, int64(1), first["up"])
+	require.Equal(t, int64(6), first["lag_blocks"], "the tip comes from a unary call too: 10 - 4")
+	require.Empty(t, errorsSoFar(r.acc), "one gather behind is not a stall yet")
+	require.NoError(t, r.p.Gather(r.acc)) // the second gather in a row: stalled
+
+	var found bool
+	for _, err := range errorsSoFar(r.acc) {
+		if strings.Contains(err.Error(), "block stream stalled: its last block is height 5 while the node is at 10; following again") {
+			found = true
+		}
+	}
+	require.True(t, found, "errors: %v", errorsSoFar(r.acc))
+	r.waitHeight(t, 9) // caught up by GetBlock, with the stream still stalled
+	n.Chain.StallStream(false)
+	healthy(n, 1)
+	r.waitHeight(t, 10)
+	f := r.summary(t)
+	require.Equal(t, base+6, f["signed_total"], "heights 5..10, each once")
+	require.Equal(t, uint64(0), f["skipped_heights_total"])
+	points := blockPoints(r.acc)
+	for h := int64(5); h <= 10; h++ {
+		require.Contains(t, points, h)
+	}
+}
+
 func TestAllValidators(t *testing.T) {
 	n := newChainNode(t)
 	healthy(n, 3)
