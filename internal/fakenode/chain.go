@@ -33,6 +33,15 @@ type Chain struct {
 	failBlocks map[int64]error
 	// streamStalled: new blocks are not sent to block watchers.
 	streamStalled bool
+	// context is the chain context GetChainContext answers.
+	context string
+}
+
+// SetChainContext sets the chain's context (a new genesis has a new one).
+func (c *Chain) SetChainContext(ctx string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.context = ctx
 }
 
 // StallStream makes the block stream stop (true) or resume (false)
@@ -230,6 +239,17 @@ func (f *fakeConsensus) GetBlock(_ context.Context, height int64) (*consensus.Bl
 	}
 	b := *c.blocks[h]
 	return &b, nil
+}
+
+func (f *fakeConsensus) GetChainContext(context.Context) (string, error) {
+	f.n.record("GetChainContext")
+	c := f.n.Chain
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.context == "" {
+		return "fakenode-chain-context", nil
+	}
+	return c.context, nil
 }
 
 func (f *fakeConsensus) GetLatestHeight(context.Context) (int64, error) {

@@ -241,6 +241,12 @@ func (c *Client) Votes(ctx context.Context, id uint64, height int64) ([]*governa
 	})
 }
 
+// ChainContext is the chain's domain separation context: it changes with
+// every new genesis (a network upgrade's dump-and-restore, a reset).
+func (c *Client) ChainContext(ctx context.Context) (string, error) {
+	return call(ctx, c, "Consensus.GetChainContext", c.consensus.GetChainContext)
+}
+
 // LatestHeight is the height of the latest block the node has.
 func (c *Client) LatestHeight(ctx context.Context) (int64, error) {
 	return call(ctx, c, "Consensus.GetLatestHeight", c.consensus.GetLatestHeight)

@@ -20,6 +20,7 @@ var readOnlyMethods = map[string]bool{
 	"/oasis-core.NodeController/GetStatus":           true,
 	"/oasis-core.NodeController/IsSynced":            true,
 	"/oasis-core.Consensus/GetBlock":                 true,
+	"/oasis-core.Consensus/GetChainContext":          true,
 	"/oasis-core.Consensus/GetLatestHeight":          true,
 	"/oasis-core.Consensus/GetLastRetainedHeight":    true,
 	"/oasis-core.Consensus/GetValidators":            true,

@@ -108,6 +108,7 @@ func TestEveryQueryIsAllowed(t *testing.T) {
 	collect(c.Account(ctx, addr, 1))
 	collect(c.ActiveProposals(ctx, 1))
 	collect(c.Votes(ctx, 1, 1))
+	collect(c.ChainContext(ctx))
 	collect(c.LatestHeight(ctx))
 	collect(c.LastRetainedHeight(ctx))
 	collect(c.ConsensusValidators(ctx, 1))

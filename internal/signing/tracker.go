@@ -114,6 +114,26 @@ type Tracker struct {
 	// was moved aside and accounting started afresh (carried over into
 	// the fresh state, so the count survives restarts).
 	StateResets uint64 `json:"state_resets"`
+	// ChainContext is the chain the heights belong to ("" in a state
+	// saved before it was recorded). ChainResets counts the new chains
+	// met since (NewChain).
+	ChainContext string `json:"chain_context,omitempty"`
+	ChainResets  uint64 `json:"chain_resets"`
+}
+
+// NewChain starts a new account period on another chain (a network
+// upgrade's new genesis, a reset): its heights have nothing to do with the
+// saved ones, so accounting starts again at that chain's latest height
+// (LastHeight 0), and the runs of missed heights restart. The totals and
+// the uptime windows go on: they are about the validator, across chains.
+func (t *Tracker) NewChain(context string) {
+	t.ChainContext = context
+	t.ChainResets++
+	t.LastHeight = 0
+	for _, a := range t.Accounts {
+		a.ConsecutiveMissed = 0
+		a.LastSignedHeight = 0
+	}
 }
 
 // Validate checks a decoded tracker for what JSON decoding does not:

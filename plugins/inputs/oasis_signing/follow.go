@@ -93,6 +93,9 @@ func (f *follower) follow(ctx context.Context) error {
 	if err := f.s.resolveMonitored(ctx); err != nil {
 		return err
 	}
+	if err := f.s.checkChain(ctx); err != nil {
+		return err
+	}
 	// Subscribe first, then catch up: a block made in between arrives on
 	// the stream and is recognised as already accounted (or as a gap).
 	sctx, cancel := context.WithCancel(ctx)
@@ -345,6 +348,33 @@ func (s *OasisSigning) setTip(h int64, connected bool) {
 		s.tipHeight = h
 	}
 	s.connected = connected
+}
+
+// checkChain ties the accounts to the node's chain. A state without a
+// chain context (saved before it was recorded) takes the node's. On another
+// chain (a network upgrade's dump-and-restore, a testnet reset: new
+// genesis, new context, heights from a new initial height) a new account
+// period starts (Tracker.NewChain), and the log says so: heights of two
+// chains are never mixed, nor the new chain's taken for pruning.
+func (s *OasisSigning) checkChain(ctx context.Context) error {
+	cc, err := s.client.ChainContext(ctx)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch s.tracker.ChainContext {
+	case cc:
+	case "":
+		s.tracker.ChainContext = cc
+	default:
+		old, last := s.tracker.ChainContext, s.tracker.LastHeight
+		s.tracker.NewChain(cc)
+		s.Log.Warnf("the node is on another chain (context %s; the accounts were for %s up to height %d): a network upgrade or a reset. "+
+			"Accounting starts again at the new chain's latest height; totals and uptime windows go on (chain_resets_total %d)",
+			cc, old, last, s.tracker.ChainResets)
+	}
+	return nil
 }
 
 // stallBlocks is how far the node's latest height may run ahead of the

@@ -253,6 +253,7 @@ func (s *OasisSigning) Gather(acc telegraf.Accumulator) error {
 			"skipped_heights_total": s.tracker.SkippedHeights,
 			"state_saved":           boolInt(s.stateSaved),
 			"state_resets_total":    s.tracker.StateResets,
+			"chain_resets_total":    s.tracker.ChainResets,
 		}
 		if s.tipHeight > 0 {
 			fields["lag_blocks"] = max(s.tipHeight-s.tracker.LastHeight, 0)

@@ -377,6 +377,59 @@ func TestStalledStreamIsRestarted(t *testing.T) {
 	}
 }
 
+// A new chain (a network upgrade's dump-and-restore, a reset: new genesis,
+// new chain context, heights from a new initial height) used to freeze the
+// accounts: heights at or below the saved one were dropped as already
+// accounted while the summary said up=1. Now the state records its chain;
+// on another one a new account period starts at its latest height, says
+// so in the log and in chain_resets_total, and counts on, exactly.
+func TestNewChainStartsANewAccountPeriod(t *testing.T) {
+	a := newChainNode(t)
+	a.Chain.SetChainContext("chain-A")
+	healthy(a, 3)
+	state := filepath.Join(t.TempDir(), "state.json")
+	r := startFake(t, a, state, nil)
+	healthy(a, 5)
+	r.waitHeight(t, 7)
+	before := r.summary(t)
+	require.Equal(t, uint64(0), before["chain_resets_total"])
+	r.stop()
+	a.Stop()
+
+	b := newChainNode(t) // its heights start again at 1
+	b.Chain.SetChainContext("chain-B")
+	healthy(b, 3)
+	log := &testutil.CaptureLogger{}
+	r = startFake(t, b, state, func(p *OasisSigning) { p.Log = log })
+	// startFake's wait is met by chain A's saved height: wait for the new
+	// period to start at chain B's tip (height 3, so 2 is the last counted).
+	require.Eventually(t, func() bool {
+		r.p.mu.Lock()
+		defer r.p.mu.Unlock()
+		return r.p.tracker.ChainResets == 1 && r.p.tracker.LastHeight == 2
+	}, 10*time.Second, 10*time.Millisecond, "a new account period on chain B")
+	healthy(b, 3)
+	r.waitHeight(t, 5)
+	f := r.summary(t)
+	require.Equal(t, int64(1), f["up"])
+	require.Equal(t, uint64(1), f["chain_resets_total"])
+	require.Equal(t, int64(5), f["last_height"], "heights of chain B")
+	require.Equal(t, before["signed_total"].(uint64)+3, f["signed_total"], "totals go on: chain B's heights 3..5 added")
+	require.Equal(t, before["skipped_heights_total"], f["skipped_heights_total"], "chain B's low heights are not pruning")
+	require.Empty(t, errorsSoFar(r.acc))
+	require.Contains(t, strings.Join(log.Warnings(), "\n"),
+		"the node is on another chain (context chain-B; the accounts were for chain-A up to height 7)")
+	points := blockPoints(r.acc)
+	for h := int64(3); h <= 5; h++ {
+		require.Contains(t, points, h, "chain B's height %d accounted", h)
+	}
+
+	// Back on the same chain after a restart: nothing resets.
+	r.stop()
+	r = startFake(t, b, state, nil)
+	require.Equal(t, uint64(1), r.summary(t)["chain_resets_total"])
+}
+
 func TestAllValidators(t *testing.T) {
 	n := newChainNode(t)
 	healthy(n, 3)
