@@ -67,6 +67,43 @@ var catalog = []alertCase{
 		fault:   pluginDown(10, 20),
 	},
 	{
+		task: "oasis_signing_state_unsaved", template: "oasis_signing_state_unsaved",
+		alertID: func(rec series, ev events) string { return "oasis_signing_state_unsaved:" + hostOf(rec) },
+		fault: func(t *testing.T, rec series, ev events) (series, []step) {
+			// The state volume fills up for 2 minutes: every save fails.
+			s := healthyFor(rec, ev, 5*time.Minute).only("oasis_signing")
+			from := s.first().Add(time.Minute)
+			to := from.Add(2 * time.Minute)
+			s = s.edit(func(_ int, p *point) {
+				if !p.Time.Before(from) && p.Time.Before(to) {
+					p.Fields["state_saved"] = int64(0)
+				}
+			})
+			return s, []step{
+				within("CRITICAL", from.Add(60*time.Second), 5*time.Second),
+				within("OK", to, 5*time.Second),
+			}
+		},
+	},
+	{
+		task: "oasis_signing_state_reset", template: "oasis_signing_state_reset",
+		alertID: func(rec series, ev events) string { return "oasis_signing_state_reset:" + hostOf(rec) },
+		fault: func(t *testing.T, rec series, ev events) (series, []step) {
+			// 30 s in, the plugin restarts on a state file it can't resume.
+			s := healthyPhase(rec, ev).only("oasis_signing")
+			t0 := s.first()
+			s = s.edit(func(_ int, p *point) {
+				if p.Time.Sub(t0) >= 30*time.Second {
+					p.Fields["state_resets_total"] = int64(1) // as InfluxDB 1.8 stores it
+				}
+			})
+			return s, []step{
+				within("WARNING", t0.Add(30*time.Second), 3*time.Second),
+				within("OK", t0.Add(30*time.Second), 6*time.Second),
+			}
+		},
+	},
+	{
 		task: "oasis_not_synced", template: "oasis_not_synced",
 		alertID: func(rec series, ev events) string { return "oasis_not_synced:" + ev.OwnNodeID },
 		fault: func(t *testing.T, rec series, ev events) (series, []step) {
