@@ -61,6 +61,9 @@ type follower struct {
 	// sets caches validator sets by the header's validators hash, so the
 	// set is fetched once per change rather than once per height.
 	sets map[string]map[blockmeta.Address]struct{}
+	// setHash is the validator set hash of the last height accounted: a
+	// change (an epoch's new set) looks the monitored validators up again.
+	setHash string
 }
 
 // run follows the node until ctx ends, starting again after any failure.
@@ -323,6 +326,10 @@ func (f *follower) account(ctx context.Context, b *blockmeta.Block) error {
 
 // validatorSet is the set at b.Height, fetched when its hash is new.
 func (f *follower) validatorSet(ctx context.Context, b *blockmeta.Block) (map[blockmeta.Address]struct{}, error) {
+	if f.setHash != "" && b.ValidatorsHash != f.setHash {
+		f.s.refreshMonitored(ctx)
+	}
+	f.setHash = b.ValidatorsHash
 	if set, ok := f.sets[b.ValidatorsHash]; ok {
 		return set, nil
 	}

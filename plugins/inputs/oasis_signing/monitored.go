@@ -11,7 +11,9 @@ import (
 
 // resolveMonitored maps the configured validators (by default the node's
 // own) to their CometBFT addresses, once; it is retried until the node
-// answers.
+// answers. An entity of entity_ids with no node in the validator set yet
+// is not an error: it is logged, and refreshMonitored adds its validators
+// when the set changes.
 func (s *OasisSigning) resolveMonitored(ctx context.Context) error {
 	s.mu.Lock()
 	done := s.monitored != nil
@@ -19,53 +21,18 @@ func (s *OasisSigning) resolveMonitored(ctx context.Context) error {
 	if done {
 		return nil
 	}
-	mon := map[blockmeta.Address]identity{}
-	if len(s.nodeIDs) == 0 && len(s.entityIDs) == 0 {
-		st, err := s.client.NodeStatus(ctx)
-		if err != nil {
-			return fmt.Errorf("finding the node's own validator: %w", err)
-		}
-		id := identity{NodeID: st.Identity.Node.String()}
-		if eid, err := s.client.OwnEntity(ctx, st); err == nil {
-			id.EntityID = eid.String()
-		}
-		mon[blockmeta.AddressOf(st.Identity.Consensus)] = id
-	}
-	for _, nid := range s.nodeIDs {
-		n, err := s.client.Node(ctx, nid, consensus.HeightLatest)
-		if err != nil {
-			return fmt.Errorf("node_ids: looking up %s: %w", nid, err)
-		}
-		mon[blockmeta.AddressOf(n.Consensus.ID)] = identity{NodeID: n.ID.String(), EntityID: n.EntityID.String()}
-	}
-	if len(s.entityIDs) > 0 {
-		vals, err := s.client.Validators(ctx, consensus.HeightLatest)
-		if err != nil {
-			return fmt.Errorf("entity_ids: reading the validator set: %w", err)
-		}
-		for _, eid := range s.entityIDs {
-			found := false
-			for _, v := range vals {
-				if !v.EntityID.Equal(eid) {
-					continue
-				}
-				n, err := s.client.Node(ctx, v.ID, consensus.HeightLatest)
-				if err != nil {
-					return fmt.Errorf("entity_ids: looking up node %s of %s: %w", v.ID, eid, err)
-				}
-				mon[blockmeta.AddressOf(n.Consensus.ID)] = identity{NodeID: n.ID.String(), EntityID: eid.String()}
-				found = true
-			}
-			if !found {
-				return fmt.Errorf("entity_ids: entity %s has no node in the validator set", eid)
-			}
-		}
+	mon, missing, err := s.lookupMonitored(ctx)
+	if err != nil {
+		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.monitored = mon
 	for addr := range mon {
 		s.tracker.Track(addr)
+	}
+	for _, eid := range missing {
+		s.Log.Warnf("entity_ids: entity %s has no node in the validator set yet; its validators are added when the set changes", eid)
 	}
 	if !s.AllValidators {
 		// Accounts in the state file of validators no longer configured
@@ -78,6 +45,79 @@ func (s *OasisSigning) resolveMonitored(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// refreshMonitored looks the configured validators up again (the follower
+// calls it when the validator set changes, i.e. at most once an epoch) and
+// starts monitoring any new one: a node added to the entity, a new
+// consensus key after an identity change. It never drops one during a run:
+// a validator that left the set is the one whose account matters then. A
+// failed lookup keeps the monitored set as it is.
+func (s *OasisSigning) refreshMonitored(ctx context.Context) {
+	mon, _, err := s.lookupMonitored(ctx)
+	if err != nil {
+		s.Log.Warnf("looking up the monitored validators again after a validator set change: %v (keeping the current ones)", err)
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for addr, id := range mon {
+		if _, ok := s.monitored[addr]; ok {
+			continue
+		}
+		s.monitored[addr] = id
+		s.tracker.Track(addr)
+		s.Log.Infof("now monitoring validator %s (node %s, entity %s): it joined the validator set", addr, id.NodeID, id.EntityID)
+	}
+}
+
+// lookupMonitored finds the CometBFT addresses of the configured
+// validators, and the entities of entity_ids with no node in the set.
+func (s *OasisSigning) lookupMonitored(ctx context.Context) (map[blockmeta.Address]identity, []string, error) {
+	mon := map[blockmeta.Address]identity{}
+	if len(s.nodeIDs) == 0 && len(s.entityIDs) == 0 {
+		st, err := s.client.NodeStatus(ctx)
+		if err != nil {
+			return nil, nil, fmt.Errorf("finding the node's own validator: %w", err)
+		}
+		id := identity{NodeID: st.Identity.Node.String()}
+		if eid, err := s.client.OwnEntity(ctx, st); err == nil {
+			id.EntityID = eid.String()
+		}
+		mon[blockmeta.AddressOf(st.Identity.Consensus)] = id
+	}
+	for _, nid := range s.nodeIDs {
+		n, err := s.client.Node(ctx, nid, consensus.HeightLatest)
+		if err != nil {
+			return nil, nil, fmt.Errorf("node_ids: looking up %s: %w", nid, err)
+		}
+		mon[blockmeta.AddressOf(n.Consensus.ID)] = identity{NodeID: n.ID.String(), EntityID: n.EntityID.String()}
+	}
+	var missing []string
+	if len(s.entityIDs) > 0 {
+		vals, err := s.client.Validators(ctx, consensus.HeightLatest)
+		if err != nil {
+			return nil, nil, fmt.Errorf("entity_ids: reading the validator set: %w", err)
+		}
+		for _, eid := range s.entityIDs {
+			found := false
+			for _, v := range vals {
+				if !v.EntityID.Equal(eid) {
+					continue
+				}
+				n, err := s.client.Node(ctx, v.ID, consensus.HeightLatest)
+				if err != nil {
+					return nil, nil, fmt.Errorf("entity_ids: looking up node %s of %s: %w", v.ID, eid, err)
+				}
+				mon[blockmeta.AddressOf(n.Consensus.ID)] = identity{NodeID: n.ID.String(), EntityID: eid.String()}
+				found = true
+			}
+			if !found {
+				missing = append(missing, eid.String())
+			}
+		}
+	}
+	return mon, missing, nil
 }
 
 // nameValidators looks up, once each, the node and entity behind validator

@@ -18,6 +18,7 @@ import (
 	"github.com/oasisprotocol/oasis-core/go/common/crypto/signature"
 	memorySigner "github.com/oasisprotocol/oasis-core/go/common/crypto/signature/signers/memory"
 	"github.com/oasisprotocol/oasis-core/go/common/node"
+	scheduler "github.com/oasisprotocol/oasis-core/go/scheduler/api"
 
 	"github.com/oasis-mission-control/oasis-mission-control/internal/docfields"
 	"github.com/oasis-mission-control/oasis-mission-control/internal/fakenode"
@@ -618,4 +619,49 @@ func TestUnwritableStateDir(t *testing.T) {
 	for _, m := range acc.Metrics {
 		require.Equal(t, int64(0), m.Fields["state_saved"], "%v", m)
 	}
+}
+
+// Which validators are monitored used to be decided once per process: an
+// entity of entity_ids with no node in the set at start stopped the
+// follower, and a node that joined later was never picked up. Now the
+// entity is logged and the follower goes on; when the validator set
+// changes, the configured validators are looked up again and a new one is
+// monitored from the height it joined, exactly.
+func TestEntityNodeJoinsTheSetLater(t *testing.T) {
+	n := newChainNode(t)
+	others := []fakenode.Address{b, c}
+	for range 3 {
+		n.Chain.AddBlock(fakenode.Next{Set: others, Proposer: b, Signed: signedBy(others...)})
+	}
+	n.SetValidators(nil, nil) // the entity has no node in the set yet
+	log := &testutil.CaptureLogger{}
+	r := startFake(t, n, filepath.Join(t.TempDir(), "state.json"), func(p *OasisSigning) {
+		p.NodeIDs, p.EntityIDs, p.Log = nil, []string{usEntity.String()}, log
+	})
+	require.Contains(t, strings.Join(log.Warnings(), "\n"), "entity_ids: entity "+usEntity.String()+" has no node in the validator set yet")
+	for range 2 {
+		n.Chain.AddBlock(fakenode.Next{Set: others, Proposer: b, Signed: signedBy(others...)})
+	}
+	r.waitHeight(t, 4)
+
+	// An epoch later our node is in the set (heights 6 on).
+	n.SetValidators([]*scheduler.Validator{{ID: usNode, EntityID: usEntity, VotingPower: 1}}, nil)
+	healthy(n, 4) // heights 6..9, all signing
+	r.waitHeight(t, 8)
+	var infos []string
+	for _, m := range log.Messages() {
+		if m.Level == testutil.LevelInfo {
+			infos = append(infos, m.Text)
+		}
+	}
+	require.Contains(t, strings.Join(infos, "\n"), "now monitoring validator "+hexAddr(us))
+	f := r.summary(t)
+	require.Equal(t, uint64(3), f["signed_total"], "heights 6..8, from the height it joined")
+	require.Equal(t, uint64(0), f["missed_total"])
+	require.Equal(t, int64(1), f["monitored"])
+	points := blockPoints(r.acc)
+	for h := int64(6); h <= 8; h++ {
+		require.Equal(t, int64(1), points[h].Fields["signed"], "height %d", h)
+	}
+	require.NotContains(t, points, int64(5), "before it joined, no per-height point")
 }
