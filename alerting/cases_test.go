@@ -46,6 +46,18 @@ var catalog = []alertCase{
 		alertID: func(rec series, ev events) string { return "oasis_node_silent:" + ev.OwnNodeID },
 	},
 	{
+		task: "oasis_input_silent_signing", template: "oasis_input_silent", live: true,
+		alertID: func(rec series, ev events) string { return "oasis_input_silent:oasis_signing:" + hostOf(rec) },
+	},
+	{
+		task: "oasis_input_silent_entity", template: "oasis_input_silent", live: true,
+		alertID: func(rec series, ev events) string { return "oasis_input_silent:oasis_entity:" + hostOf(rec) },
+	},
+	{
+		task: "oasis_input_silent_governance", template: "oasis_input_silent", live: true,
+		alertID: func(rec series, ev events) string { return "oasis_input_silent:oasis_governance:" + hostOf(rec) },
+	},
+	{
 		task: "oasis_plugin_errors_signing", template: "oasis_plugin_errors", recorded: true,
 		// Our node was down for 45 s: thresholds shortened to fit.
 		vars:    map[string]string{"warn_seconds": "10", "crit_seconds": "20"},

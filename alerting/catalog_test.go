@@ -42,7 +42,7 @@ type alertCase struct {
 	// live: the alert runs on the wall clock (Kapacitor's deadman counts
 	// points per interval of real time), so a replay, which lasts under a
 	// second, can neither make it fire nor show that it stays quiet; its
-	// test feeds points live (TestNodeSilentDeadman) and checks both.
+	// test feeds points live (TestDeadmen) and checks both.
 	live bool
 }
 
@@ -79,7 +79,7 @@ func TestAlertFires(t *testing.T) {
 	rec, ev := recording(t)
 	for _, c := range catalog {
 		if c.live {
-			continue // TestNodeSilentDeadman
+			continue // TestDeadmen
 		}
 		t.Run(c.task, func(t *testing.T) {
 			t.Parallel()
@@ -160,7 +160,7 @@ func TestAlertQuietWhenHealthy(t *testing.T) {
 	for _, c := range catalog {
 		if c.live {
 			// A replay could not make the deadman fire even if it were
-			// broken: TestNodeSilentDeadman checks it stays quiet while
+			// broken: TestDeadmen checks it stays quiet while
 			// points arrive live.
 			continue
 		}

@@ -6,22 +6,40 @@ import (
 	"time"
 )
 
-// TestNodeSilentDeadman: Kapacitor's deadman counts points per interval on
-// the wall clock, so this test feeds our node's recorded points live (time
-// stamped now, one per gather), with silent_for shortened to 3 s: quiet
-// while points flow, CRITICAL after they stop, OK when they come back.
-// Each wait is for an alert event, with a deadline that fails the test.
-func TestNodeSilentDeadman(t *testing.T) {
+// TestDeadmen: Kapacitor's deadman counts points per interval on the wall
+// clock, so this test feeds recorded points live (time stamped now, one
+// per gather), with silent_for shortened to 3 s, for each deadman task:
+// quiet while points flow, CRITICAL after they stop (a Telegraf that
+// stopped, an input that crash-loops), OK when they come back. Each wait
+// is for an alert event, with a deadline that fails the test.
+func TestDeadmen(t *testing.T) {
 	skipReplays(t)
 	rec, ev := recording(t)
+	for _, c := range []struct {
+		task, template string
+		points         series
+		id             string
+	}{
+		{"oasis_node_silent", "oasis_node_silent", healthyPhase(rec, ev).only("oasis_node").where("node_id", ev.OwnNodeID), "oasis_node_silent:" + ev.OwnNodeID},
+		{"oasis_input_silent_signing", "oasis_input_silent", healthyPhase(rec, ev).only("oasis_signing"), "oasis_input_silent:oasis_signing:" + hostOf(rec)},
+		{"oasis_input_silent_entity", "oasis_input_silent", healthyFor(rec, ev, 10*time.Minute).only("oasis_entity"), "oasis_input_silent:oasis_entity:" + hostOf(rec)},
+		{"oasis_input_silent_governance", "oasis_input_silent", healthyFor(rec, ev, 10*time.Minute).only("oasis_governance"), "oasis_input_silent:oasis_governance:" + hostOf(rec)},
+	} {
+		t.Run(c.task, func(t *testing.T) {
+			t.Parallel()
+			deadman(t, c.task, c.template, c.points, c.id)
+		})
+	}
+}
+
+func deadman(t *testing.T, task, template string, own series, id string) {
 	const (
 		silentFor = 3 * time.Second
 		gather    = 500 * time.Millisecond
 	)
-	k := startKapacitor(t, vars{"oasis_node_silent": {"silent_for": "'3s'"}}, nil, nil)
-	own := healthyPhase(rec, ev).only("oasis_node").where("node_id", ev.OwnNodeID)
+	k := startKapacitor(t, vars{task: {"silent_for": "'3s'"}}, nil, nil)
 	if len(own) < 10 {
-		t.Fatalf("only %d healthy oasis_node points", len(own))
+		t.Fatalf("only %d healthy points for %s", len(own), task)
 	}
 	i := 0
 	gatherOnce := func() {
@@ -30,8 +48,7 @@ func TestNodeSilentDeadman(t *testing.T) {
 		i++
 		k.write(t, series{p}.lp(t))
 	}
-	events := func() []event { return k.eventsOf("oasis_node_silent") }
-	id := "oasis_node_silent:" + ev.OwnNodeID
+	events := func() []event { return k.eventsOf(template) }
 
 	// Healthy: points keep coming for four deadman intervals; the deadman
 	// checks once per interval, so it would have fired by now if broken.
@@ -58,7 +75,7 @@ func TestNodeSilentDeadman(t *testing.T) {
 	if d := got[0].Time.Sub(stopped); d < silentFor/2 || d > 3*silentFor {
 		t.Errorf("CRITICAL %s after the last point; silent_for is %s", d, silentFor)
 	}
-	checkRendered(t, "oasis_node_silent", got[0])
+	checkRendered(t, template, got[0])
 
 	// Telegraf is back: points again, until the OK arrives or the deadline.
 	back := time.Now()
@@ -72,6 +89,6 @@ func TestNodeSilentDeadman(t *testing.T) {
 	if len(got) != 2 || got[1].ID != id || got[1].Level != "OK" {
 		t.Fatalf("want CRITICAL then OK, got:\n%s", show(got))
 	}
-	checkRendered(t, "oasis_node_silent", got[1])
+	checkRendered(t, template, got[1])
 	t.Logf("what the channels get (message; details):\n%s", showRendered(got))
 }
