@@ -43,6 +43,16 @@ func (s *OasisSigning) countFailure(acc telegraf.Accumulator, err error) {
 	if s.blockFails == nil {
 		s.blockFails, s.badBlocks = map[int64]int{}, map[int64]error{}
 	}
+	for h := range s.badBlocks {
+		if h <= s.tracker.LastHeight {
+			delete(s.badBlocks, h) // passed: no longer needed
+		}
+	}
+	for h := range s.blockFails {
+		if h <= s.tracker.LastHeight {
+			delete(s.blockFails, h)
+		}
+	}
 	s.blockFails[be.height]++
 	if s.blockFails[be.height] >= maxBlockTries {
 		s.badBlocks[be.height] = be.err
@@ -131,6 +141,14 @@ func (f *follower) follow(ctx context.Context) error {
 			return errStreamStalled
 		case blk, ok := <-blocks:
 			if !ok {
+				switch {
+				case ctx.Err() != nil:
+					return nil
+				case sctx.Err() != nil:
+					// Ended by checkStream: the client closes the
+					// channel when its context is cancelled.
+					return errStreamStalled
+				}
 				// The node ended the stream: it is stopping, or gone.
 				return &nodeclient.ReachError{Reason: nodeclient.ReasonNotAnswering, Err: errors.New("block stream closed by the node")}
 			}
@@ -366,17 +384,40 @@ func (s *OasisSigning) setTip(h int64, connected bool) {
 func (s *OasisSigning) checkChain(ctx context.Context) error {
 	cc, err := s.client.ChainContext(ctx)
 	if err != nil {
+		if nodeclient.Reason(err) != nodeclient.ReasonQueryFailed {
+			return err // the node is not there: following waits for it
+		}
+		// The node answers, but not this (a proxy that filters it, an
+		// older node): follow without the check rather than not at all.
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if !s.chainUnchecked {
+			s.chainUnchecked = true
+			s.Log.Warnf("reading the chain context: %v; following without telling chains apart (a network upgrade's new chain is not detected)", err)
+		}
+		return nil
+	}
+	tip, err := s.client.LatestHeight(ctx)
+	if err != nil {
 		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	switch s.tracker.ChainContext {
+	saved := s.tracker.ChainContext
+	if saved == "" && s.tracker.LastHeight > tip {
+		// A state from before the context was recorded, ahead of this
+		// chain's tip: not this chain.
+		saved = "(not recorded)"
+	}
+	switch saved {
 	case cc:
 	case "":
 		s.tracker.ChainContext = cc
 	default:
-		old, last := s.tracker.ChainContext, s.tracker.LastHeight
+		old, last := saved, s.tracker.LastHeight
 		s.tracker.NewChain(cc)
+		s.tipHeight, s.streamHeight = 0, 0
+		s.blockFails, s.badBlocks = nil, nil
 		s.Log.Warnf("the node is on another chain (context %s; the accounts were for %s up to height %d): a network upgrade or a reset. "+
 			"Accounting starts again at the new chain's latest height; totals and uptime windows go on (chain_resets_total %d)",
 			cc, old, last, s.tracker.ChainResets)
@@ -402,6 +443,9 @@ var errStreamStalled = &nodeclient.ReachError{Reason: nodeclient.ReasonNotAnswer
 func (s *OasisSigning) checkStream(acc telegraf.Accumulator) {
 	s.mu.Lock()
 	live := s.connected && !s.catchingUp
+	if !live {
+		s.stalledGathers = 0
+	}
 	s.mu.Unlock()
 	if !live {
 		return // a long catch-up does not read the stream meanwhile
@@ -409,15 +453,20 @@ func (s *OasisSigning) checkStream(acc telegraf.Accumulator) {
 	ctx, cancel := context.WithTimeout(context.Background(), nodeclient.DefaultTimeout)
 	tip, err := s.client.LatestHeight(ctx)
 	cancel()
-	if err != nil {
-		return
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if tip > s.tipHeight {
+	var why string
+	switch {
+	case err != nil:
+		// A node that hangs answers nothing, the stream included.
+		why = fmt.Sprintf("the node does not answer GetLatestHeight (%v)", err)
+	case tip-s.streamHeight >= stallBlocks:
+		why = fmt.Sprintf("its last block is height %d while the node is at %d", s.streamHeight, tip)
+	}
+	if err == nil && tip > s.tipHeight {
 		s.tipHeight = tip
 	}
-	if tip-s.streamHeight < stallBlocks {
+	if why == "" {
 		s.stalledGathers = 0
 		return
 	}
@@ -425,7 +474,7 @@ func (s *OasisSigning) checkStream(acc telegraf.Accumulator) {
 	if s.stalledGathers < 2 || s.restartStream == nil {
 		return
 	}
-	acc.AddError(fmt.Errorf("%w: its last block is height %d while the node is at %d; following again", errStreamStalled, s.streamHeight, tip))
+	acc.AddError(fmt.Errorf("%w: %s; following again", errStreamStalled, why))
 	s.stalledGathers = 0
 	s.restartStream()
 	s.restartStream = nil

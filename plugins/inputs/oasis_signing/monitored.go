@@ -34,9 +34,11 @@ func (s *OasisSigning) resolveMonitored(ctx context.Context) error {
 	for _, eid := range missing {
 		s.Log.Warnf("entity_ids: entity %s has no node in the validator set yet; its validators are added when the set changes", eid)
 	}
-	if !s.AllValidators {
+	if !s.AllValidators && len(missing) == 0 {
 		// Accounts in the state file of validators no longer configured
-		// would go on reporting frozen totals: drop them, and say so.
+		// would go on reporting frozen totals: drop them, and say so. Not
+		// while an entity has no node in the set: its saved accounts are
+		// the ones it resumes when it is back.
 		for addr := range s.tracker.Accounts {
 			if _, ok := mon[addr]; !ok {
 				delete(s.tracker.Accounts, addr)

@@ -73,6 +73,8 @@ type OasisSigning struct {
 	stalledGathers int
 	restartStream  context.CancelFunc
 	catchingUp     bool
+	// chainUnchecked: the node does not answer GetChainContext (logged once).
+	chainUnchecked bool
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -154,13 +156,18 @@ func (s *OasisSigning) loadState() error {
 		}
 	}
 	if err != nil {
-		resets := s.tracker.StateResets // 0 unless the JSON decoded
+		resets := s.tracker.StateResets + 1 // the decoded count, if the JSON decoded
 		aside, mvErr := statefile.MoveAside(s.StateFile, time.Now())
 		if mvErr != nil {
 			return fmt.Errorf("state_file: %v; moving it aside failed too: %w", err, mvErr)
 		}
+		// A file that did not decode lost its count: the files moved aside
+		// (this one included) keep it.
+		if bad, _ := filepath.Glob(s.StateFile + ".bad-*"); uint64(len(bad)) > resets {
+			resets = uint64(len(bad))
+		}
 		s.tracker = signing.NewTracker()
-		s.tracker.StateResets = resets + 1
+		s.tracker.StateResets = resets
 		s.Log.Errorf("%v; moved it aside to %s and started the accounts afresh (state_resets_total %d)", err, aside, s.tracker.StateResets)
 	}
 	if s.tracker.Accounts == nil {
@@ -235,7 +242,12 @@ func (s *OasisSigning) Gather(acc telegraf.Accumulator) error {
 	}
 	if len(s.tracker.Accounts) == 0 {
 		// Nothing resolved yet (node unreachable at start): still say so.
-		acc.AddFields(SummaryMeasurement, down(map[string]any{"up": up}), map[string]string{}, now)
+		acc.AddFields(SummaryMeasurement, down(map[string]any{
+			"up":                 up,
+			"state_saved":        boolInt(s.stateSaved),
+			"state_resets_total": s.tracker.StateResets,
+			"chain_resets_total": s.tracker.ChainResets,
+		}), map[string]string{}, now)
 		return nil
 	}
 	for addr, a := range s.tracker.Accounts {

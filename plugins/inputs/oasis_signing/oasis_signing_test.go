@@ -366,6 +366,9 @@ func TestStalledStreamIsRestarted(t *testing.T) {
 	}
 	require.True(t, found, "errors: %v", errorsSoFar(r.acc))
 	r.waitHeight(t, 9) // caught up by GetBlock, with the stream still stalled
+	for _, err := range errorsSoFar(r.acc) {
+		require.NotContains(t, err.Error(), "following blocks", "the restart is reported once, as a stall")
+	}
 	n.Chain.StallStream(false)
 	healthy(n, 1)
 	r.waitHeight(t, 10)
@@ -516,7 +519,8 @@ func TestDownReason(t *testing.T) {
 		last = acc.Metrics[0].Fields
 		return last["down_reason"] != nil
 	}, 10*time.Second, 20*time.Millisecond, "a down_reason once the first attempt failed")
-	require.Equal(t, map[string]any{"up": int64(0), "down_reason": "no_socket"}, last)
+	require.Equal(t, map[string]any{"up": int64(0), "down_reason": "no_socket",
+		"state_saved": int64(1), "state_resets_total": uint64(0), "chain_resets_total": uint64(0)}, last)
 }
 
 // A validator no longer configured stops being reported, even though the
@@ -664,4 +668,24 @@ func TestEntityNodeJoinsTheSetLater(t *testing.T) {
 		require.Equal(t, int64(1), points[h].Fields["signed"], "height %d", h)
 	}
 	require.NotContains(t, points, int64(5), "before it joined, no per-height point")
+}
+
+// A restart while the entity's node is out of the validator set (not
+// elected for an epoch) keeps its saved accounts: they are the ones it
+// resumes when it is back.
+func TestEntityOutOfTheSetKeepsItsAccounts(t *testing.T) {
+	n := newChainNode(t)
+	healthy(n, 3)
+	n.SetValidators([]*scheduler.Validator{{ID: usNode, EntityID: usEntity, VotingPower: 1}}, nil)
+	state := filepath.Join(t.TempDir(), "state.json")
+	byEntity := func(p *OasisSigning) { p.NodeIDs, p.EntityIDs = nil, []string{usEntity.String()} }
+	r := startFake(t, n, state, byEntity)
+	healthy(n, 3)
+	r.waitHeight(t, 5)
+	before := r.summary(t)["signed_total"]
+	r.stop()
+
+	n.SetValidators(nil, nil)
+	r = startFake(t, n, state, byEntity)
+	require.Equal(t, before, r.summary(t)["signed_total"], "the saved account is kept, not dropped")
 }
