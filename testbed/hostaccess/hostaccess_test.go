@@ -61,25 +61,7 @@ func TestSocketAccessOnTheOperatorsLayout(t *testing.T) {
 	monitor := account(t, "omc-test-telegraf", monitorGID)
 	outsider := account(t, "omc-test-outsider")
 
-	// A directory every test user may enter, for the socket directory, the
-	// binary, the configs and the monitor's state (t.TempDir's parent is
-	// 0700).
-	shared, err := os.MkdirTemp("", "omc-host")
-	require.NoError(t, err)
-	t.Cleanup(func() { os.RemoveAll(shared) })
-	require.NoError(t, os.Chmod(shared, 0o755))
-
-	// The socket's own directory: the node's, group monitoring, setgid so
-	// the socket inherits the group, nobody else.
-	runDir := filepath.Join(shared, "run-oasis")
-	require.NoError(t, os.Mkdir(runDir, 0o750))
-	require.NoError(t, os.Chown(runDir, int(nodeUser.Uid), int(monitorGID)))
-	require.NoError(t, os.Chmod(runDir, 0o750|os.ModeSetgid))
-
-	net := devnettest.Start(t, devnettest.Options{
-		Validators: 1, BlockInterval: 500 * time.Millisecond, EpochBlocks: 10,
-		SocketDir: runDir, RunAs: nodeUser, Umask: "0007",
-	})
+	shared, runDir, net := operatorsLayout(t, nodeUser, monitorGID)
 	v := net.Validators[0]
 	require.Equal(t, filepath.Join(runDir, "validator-0.sock"), v.Socket)
 

@@ -43,19 +43,7 @@ func TestNativeInstall(t *testing.T) {
 	nodeUser := account(t, "omc-test-node")
 	telegrafUser := account(t, "omc-test-telegraf") // groups come from the drop-in
 
-	shared, err := os.MkdirTemp("", "omc-native")
-	require.NoError(t, err)
-	t.Cleanup(func() { os.RemoveAll(shared) })
-	require.NoError(t, os.Chmod(shared, 0o755))
-	runDir := filepath.Join(shared, "run-oasis")
-	require.NoError(t, os.Mkdir(runDir, 0o750))
-	require.NoError(t, os.Chown(runDir, int(nodeUser.Uid), int(monitorGID)))
-	require.NoError(t, os.Chmod(runDir, 0o750|os.ModeSetgid))
-
-	net := devnettest.Start(t, devnettest.Options{
-		Validators: 1, BlockInterval: 500 * time.Millisecond, EpochBlocks: 10,
-		SocketDir: runDir, RunAs: nodeUser, Umask: "0007",
-	})
+	shared, _, net := operatorsLayout(t, nodeUser, monitorGID)
 	v := net.Validators[0]
 
 	// Kapacitor's write endpoint, as InfluxDB's subscription sees it: what

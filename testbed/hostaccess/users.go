@@ -10,9 +10,13 @@ import (
 	"os"
 	"os/exec"
 	"os/user"
+	"path/filepath"
 	"strconv"
 	"syscall"
 	"testing"
+	"time"
+
+	"github.com/oasis-mission-control/oasis-mission-control/testbed/devnettest"
 )
 
 // needRoot fails the test in CI and skips it elsewhere when this process
@@ -69,4 +73,36 @@ func parseID(t *testing.T, s string) uint32 {
 		t.Fatal(fmt.Errorf("id %q: %w", s, err))
 	}
 	return uint32(id)
+}
+
+// operatorsLayout makes the documented socket layout
+// (docs/install.md#socket-access) and starts a validator in it: a
+// directory every test user may enter (t.TempDir's parent is 0700), for
+// the socket directory, binaries, configs and state; in it the socket's
+// own directory, /run/oasis-like: the node user's, group monitoring,
+// setgid so the socket inherits the group, nobody else; and one validator
+// running as nodeUser with its socket there, under umask 0007.
+func operatorsLayout(t *testing.T, nodeUser *syscall.Credential, monitorGID uint32) (shared, runDir string, net *devnettest.Net) {
+	t.Helper()
+	shared, err := os.MkdirTemp("", "omc-host")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(shared) })
+	runDir = filepath.Join(shared, "run-oasis")
+	for _, step := range []error{
+		os.Chmod(shared, 0o755),
+		os.Mkdir(runDir, 0o750),
+		os.Chown(runDir, int(nodeUser.Uid), int(monitorGID)),
+		os.Chmod(runDir, 0o750|os.ModeSetgid),
+	} {
+		if step != nil {
+			t.Fatal(step)
+		}
+	}
+	net = devnettest.Start(t, devnettest.Options{
+		Validators: 1, BlockInterval: 500 * time.Millisecond, EpochBlocks: 10,
+		SocketDir: runDir, RunAs: nodeUser, Umask: "0007",
+	})
+	return shared, runDir, net
 }
