@@ -151,6 +151,18 @@ func errorsSoFar(acc *testutil.Accumulator) []error {
 	return append([]error(nil), acc.Errors...)
 }
 
+// requireError fails the test unless the plugin reported an error
+// containing text.
+func requireError(t *testing.T, acc *testutil.Accumulator, text string) {
+	t.Helper()
+	for _, err := range errorsSoFar(acc) {
+		if strings.Contains(err.Error(), text) {
+			return
+		}
+	}
+	require.Failf(t, "no such error", "no error contains %q; errors: %v", text, errorsSoFar(acc))
+}
+
 func TestCountsEveryHeight(t *testing.T) {
 	n := newChainNode(t)
 	healthy(n, 5) // heights 1..5 exist before the plugin starts: not counted
@@ -277,13 +289,7 @@ func TestMalformedMetaIsReportedNotCounted(t *testing.T) {
 	healthy(n, 2)
 	r.waitHeight(t, 8)
 
-	var found bool
-	for _, err := range errorsSoFar(r.acc) {
-		if strings.Contains(err.Error(), "heights 4 to 5 not counted: block 5: decoding meta") {
-			found = true
-		}
-	}
-	require.True(t, found, "errors: %v", errorsSoFar(r.acc))
+	requireError(t, r.acc, "heights 4 to 5 not counted: block 5: decoding meta")
 	f := r.summary(t)
 	require.Equal(t, uint64(2), f["skipped_heights_total"])
 	require.Equal(t, uint64(1+3), f["signed_total"], "3 and 6..8; not 4 or 5")
@@ -311,13 +317,7 @@ func TestBlockTheNodeCannotServe(t *testing.T) {
 	healthy(n, 2)
 	r.waitHeight(t, 8)
 
-	var found bool
-	for _, err := range errorsSoFar(r.acc) {
-		if strings.Contains(err.Error(), "block 5: the node failed to serve it 5 times") {
-			found = true
-		}
-	}
-	require.True(t, found, "errors: %v", errorsSoFar(r.acc))
+	requireError(t, r.acc, "block 5: the node failed to serve it 5 times")
 	f := r.summary(t)
 	require.Equal(t, int64(1), f["up"])
 	require.Equal(t, uint64(2), f["skipped_heights_total"])
@@ -358,13 +358,7 @@ func TestStalledStreamIsRestarted(t *testing.T) {
 	require.Empty(t, errorsSoFar(r.acc), "one gather behind is not a stall yet")
 	require.NoError(t, r.p.Gather(r.acc)) // the second gather in a row: stalled
 
-	var found bool
-	for _, err := range errorsSoFar(r.acc) {
-		if strings.Contains(err.Error(), "block stream stalled: its last block is height 5 while the node is at 10; following again") {
-			found = true
-		}
-	}
-	require.True(t, found, "errors: %v", errorsSoFar(r.acc))
+	requireError(t, r.acc, "block stream stalled: its last block is height 5 while the node is at 10; following again")
 	r.waitHeight(t, 9) // caught up by GetBlock, with the stream still stalled
 	for _, err := range errorsSoFar(r.acc) {
 		require.NotContains(t, err.Error(), "following blocks", "the restart is reported once, as a stall")
