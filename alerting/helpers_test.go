@@ -19,6 +19,28 @@ func hostOf(rec series) string {
 	return ""
 }
 
+// inputOf is the recorded oasis_input series of one of our inputs (its
+// own status, one point per gather).
+func inputOf(rec series, input string) series {
+	return rec.only("oasis_input").where("input", input)
+}
+
+// inputKey is how alerts about one of our inputs tell its processes
+// apart: "<host>:<address>" of its recorded oasis_input points.
+func inputKey(rec series, input string) string {
+	s := inputOf(rec, input)
+	if len(s) == 0 {
+		return "no oasis_input point of " + input + " recorded"
+	}
+	return s[0].Tags["host"] + ":" + s[0].Tags["address"]
+}
+
+// inputAlertID is the ID of an alert about one of our inputs:
+// "<alert>:<input>:<host>:<address>".
+func inputAlertID(alert, input string, rec series) string {
+	return alert + ":" + input + ":" + inputKey(rec, input)
+}
+
 // referenceOf copies our node's points as a reference node's (tag
 // reference=true, another node ID), ahead by ahead(t) blocks.
 func referenceOf(own series, ahead func(time.Time) int64) series {

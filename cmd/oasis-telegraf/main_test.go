@@ -128,8 +128,11 @@ func TestSampleConfig(t *testing.T) {
 	r = run(t, "-config", path, "-once")
 	require.Equal(t, 1, r.exitCode, "the node is absent, so the gather reports an error")
 	// Field order in line protocol is not fixed.
-	require.Equal(t, "oasis_node", strings.Fields(r.stdout)[0])
-	require.ElementsMatch(t, []string{"up=0i", `down_reason="no_socket"`}, strings.Split(strings.Fields(r.stdout)[1], ","))
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	require.Len(t, lines, 2, r.stdout)
+	require.Equal(t, "oasis_node", strings.Fields(lines[0])[0])
+	require.ElementsMatch(t, []string{"up=0i", `down_reason="no_socket"`}, strings.Split(strings.Fields(lines[0])[1], ","))
+	require.Equal(t, "oasis_input,address=unix:/nonexistent/internal.sock,input=oasis_node", strings.Fields(lines[1])[0])
 	require.Contains(t, r.stderr, "E! ")
 	require.Contains(t, r.stderr, "/nonexistent/internal.sock")
 

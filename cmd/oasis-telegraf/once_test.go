@@ -67,10 +67,13 @@ func parseLines(t *testing.T, out string) []telegraf.Metric {
 }
 
 // byName splits metrics into the summaries and the per-height points.
-func byName(t *testing.T, metrics []telegraf.Metric) (summaries, blocks []telegraf.Metric) {
+func byName(t *testing.T, metrics []telegraf.Metric) (input telegraf.Metric, summaries, blocks []telegraf.Metric) {
 	t.Helper()
 	for _, m := range metrics {
 		switch m.Name() {
+		case "oasis_input":
+			require.Nil(t, input, "one oasis_input point per gather")
+			input = m
 		case "oasis_signing":
 			summaries = append(summaries, m)
 		case "oasis_signing_block":
@@ -79,7 +82,8 @@ func byName(t *testing.T, metrics []telegraf.Metric) (summaries, blocks []telegr
 			t.Fatalf("unexpected measurement %s", m.Name())
 		}
 	}
-	return summaries, blocks
+	require.NotNil(t, input, "the input's own oasis_input point")
+	return input, summaries, blocks
 }
 
 func field(t *testing.T, m telegraf.Metric, name string) any {
@@ -101,14 +105,14 @@ func TestOnceServiceInputFollowsTheNode(t *testing.T) {
 	r := run(t, "-config", conf, "-once")
 	require.Equal(t, 0, r.exitCode, r.stderr)
 	require.Empty(t, r.stderr)
-	summaries, blocks := byName(t, parseLines(t, r.stdout))
+	in, summaries, blocks := byName(t, parseLines(t, r.stdout))
 	require.Empty(t, blocks)
 	require.Len(t, summaries, 1)
 	s := summaries[0]
-	require.Equal(t, int64(1), field(t, s, "up"))
+	require.Equal(t, int64(1), field(t, in, "up"))
 	require.Equal(t, int64(1), field(t, s, "monitored"))
-	require.Equal(t, int64(9), field(t, s, "last_height"))
-	require.Equal(t, int64(1), field(t, s, "lag_blocks"))
+	require.Equal(t, int64(9), field(t, in, "last_height"))
+	require.Equal(t, int64(1), field(t, in, "lag_blocks"))
 	id, _ := s.GetTag("node_id")
 	require.Equal(t, onceNode.String(), id)
 	require.FileExists(t, state)
@@ -117,11 +121,11 @@ func TestOnceServiceInputFollowsTheNode(t *testing.T) {
 	addSignedBlocks(n, 5)
 	r = run(t, "-config", conf, "-once")
 	require.Equal(t, 0, r.exitCode, r.stderr)
-	summaries, blocks = byName(t, parseLines(t, r.stdout))
+	in, summaries, blocks = byName(t, parseLines(t, r.stdout))
 	require.Len(t, summaries, 1)
 	s = summaries[0]
-	require.Equal(t, int64(14), field(t, s, "last_height"))
-	require.Equal(t, int64(1), field(t, s, "lag_blocks"))
+	require.Equal(t, int64(14), field(t, in, "last_height"))
+	require.Equal(t, int64(1), field(t, in, "lag_blocks"))
 	require.Equal(t, int64(5), field(t, s, "signed_total"))
 	require.Equal(t, int64(0), field(t, s, "missed_total"))
 	require.Len(t, blocks, 5, "one point per height accounted: 10 to 14")
@@ -144,8 +148,10 @@ func TestOnceServiceInputNodeAbsent(t *testing.T) {
 	r := run(t, "-config", conf, "-once", "-once-wait", "1m")
 	require.Less(t, time.Since(start), 30*time.Second, "stops at the error, not at -once-wait")
 	require.Equal(t, 1, r.exitCode)
-	require.Equal(t, "oasis_signing", strings.Fields(r.stdout)[0])
-	require.ElementsMatch(t, []string{"up=0i", `down_reason="no_socket"`, "state_saved=1i", "state_resets_total=0i", "chain_resets_total=0i"},
+	require.Equal(t, "oasis_input,address=unix:/nonexistent/internal.sock,input=oasis_signing", strings.Fields(r.stdout)[0],
+		"before the node was ever read: the input's own point only")
+	require.ElementsMatch(t, []string{"up=0i", `down_reason="no_socket"`, "failed_reads=1i", "state_saved=1i", "state_resets_total=0i", "chain_resets_total=0i",
+		"skipped_heights_total=0i", "validators_monitored=0i", "validators_tracked=0i"},
 		strings.Split(strings.Fields(r.stdout)[1], ","))
 	lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
 	require.NotEmpty(t, lines)
@@ -188,8 +194,9 @@ func TestOnceServiceInputDeadline(t *testing.T) {
 	r := run(t, "-config", conf, "-once", "-once-wait", "1s")
 	require.Less(t, time.Since(start), 30*time.Second, "gives up at -once-wait and stops cleanly")
 	require.Equal(t, 1, r.exitCode)
-	require.Equal(t, "oasis_signing", strings.Fields(r.stdout)[0])
-	require.ElementsMatch(t, []string{"up=0i", "state_saved=1i", "state_resets_total=0i", "chain_resets_total=0i"},
+	require.Equal(t, "oasis_input,address=unix:"+sock+",input=oasis_signing", strings.Fields(r.stdout)[0])
+	require.ElementsMatch(t, []string{"up=0i", "failed_reads=1i", "state_saved=1i", "state_resets_total=0i", "chain_resets_total=0i",
+		"skipped_heights_total=0i", "validators_monitored=0i", "validators_tracked=0i"},
 		strings.Split(strings.Fields(r.stdout)[1], ","))
 	require.Equal(t, "E! [inputs.oasis_signing] -once: not following the node (up=0) after 1s; allow longer with -once-wait", strings.TrimSpace(r.stderr))
 }

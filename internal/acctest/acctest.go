@@ -37,6 +37,23 @@ func Point(t testing.TB, acc *testutil.Accumulator, measurement, tag, value stri
 	return nil
 }
 
+// Input returns the fields of the gather's one oasis_input point (the
+// input's own status), and fails the test unless there is exactly one,
+// tagged with input.
+func Input(t testing.TB, acc *testutil.Accumulator, input string) map[string]any {
+	t.Helper()
+	var found []*testutil.Metric
+	for _, m := range acc.Metrics {
+		if m.Measurement == "oasis_input" {
+			found = append(found, m)
+		}
+	}
+	require.Len(t, found, 1, "one oasis_input point per gather: %v", acc.Metrics)
+	require.Equal(t, input, found[0].Tags["input"])
+	require.NotEmpty(t, found[0].Tags["address"], "tagged with the configured address")
+	return found[0].Fields
+}
+
 // ByTags indexes the points of measurement by the values of tags, joined
 // with "/" (e.g. proposal_id and handler: "3/v27").
 func ByTags(acc *testutil.Accumulator, measurement string, tags ...string) map[string]*testutil.Metric {

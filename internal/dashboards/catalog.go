@@ -9,6 +9,8 @@ import (
 const (
 	byNode   = `"node_id" =~ /^$node$/`
 	byEntity = `"entity_id" =~ /^$entity$/`
+	// The signing input's own series (oasis_input): its follower's state.
+	bySigningInput = `"input" = 'oasis_signing'`
 )
 
 func at(v float64) *float64 { return &v }
@@ -154,6 +156,10 @@ func overview() Dashboard {
 			{Title: "Height and block age", Kind: TimeSeries, Unit: "s", Width: 24, Height: 7,
 				Thresholds: steps("green", a("oasis_block_stale.warn_age_seconds"), "yellow", a("oasis_block_stale.crit_age_seconds"), "red"),
 				Queries:    []Query{meanOf("oasis_node", byNode, "", "latest_block_age_seconds")}},
+			{Title: "Monitor inputs", Kind: Table, Unit: "none", Width: 24, Height: 6,
+				Description: "Each of the monitor's inputs, per host: up=1 when its last gather read the node. An input missing here writes nothing (alert oasis_input_silent).",
+				Queries: []Query{{Measurement: "oasis_input", Table: true, Fields: []string{"up", "down_reason"},
+					Text: `SELECT last("up") AS "up", last("down_reason") AS "last down reason" FROM "oasis_input" WHERE $timeFilter GROUP BY "host", "input", "address"`}}},
 		},
 	}
 }
@@ -179,9 +185,9 @@ func signingDashboard() Dashboard {
 			{Title: "Proposed", Kind: Stat, Unit: "none", Thresholds: steps("blue"), Queries: []Query{lastOf("oasis_signing", byNode, "proposed_total")}},
 			{Title: "Last signed height", Kind: Stat, Unit: "none", Thresholds: steps("blue"), Queries: []Query{lastOf("oasis_signing", byNode, "last_signed_height")}},
 			{Title: "Follower lag", Kind: Stat, Unit: "none", Description: "Blocks between the node's tip and the last height accounted; 1 when current.",
-				Thresholds: steps("green", 3, "yellow", 10, "red"), Queries: []Query{lastOf("oasis_signing", byNode, "lag_blocks")}},
+				Thresholds: steps("green", 3, "yellow", 10, "red"), Queries: []Query{lastOf("oasis_input", bySigningInput, "lag_blocks")}},
 			{Title: "Heights never accounted", Kind: Stat, Unit: "none", Thresholds: steps("green", 1, "yellow"),
-				Queries: []Query{lastOf("oasis_signing", byNode, "skipped_heights_total")}},
+				Queries: []Query{lastOf("oasis_input", bySigningInput, "skipped_heights_total")}},
 		},
 	}
 }

@@ -31,7 +31,8 @@ var situational = map[string]string{
 	"oasis_node.down_reason":                        "only with up=0; TestRecordAlertSeries stops our node",
 	"oasis_entity.down_reason":                      "only with up=0; TestRecordAlertSeries stops our node",
 	"oasis_governance.down_reason":                  "only with up=0; TestRecordAlertSeries stops our node",
-	"oasis_signing.down_reason":                     "only with up=0; TestRecordAlertSeries stops our node",
+	"oasis_input.down_reason":                       "only with up=0; TestRecordAlertSeries stops our node",
+	"oasis_input.failed_reads":                      "only with up=0; TestRecordAlertSeries stops our node",
 	"oasis_entity.commission_next_rate":             "no commission schedule on the devnet",
 	"oasis_entity.commission_next_epoch":            "no commission schedule on the devnet",
 	"oasis_entity.commission_next_epochs_left":      "no commission schedule on the devnet",
@@ -118,7 +119,10 @@ func TestPipeline(t *testing.T) {
 	require.Positive(t, node["latest_height"].(int64))
 	require.Less(t, node["latest_block_age_seconds"].(float64), 30.0)
 	require.Equal(t, "validator", node["mode"])
-	require.Equal(t, int64(1), got["oasis_signing"]["up"])
+	// Each input says it is alive, in its own series.
+	for _, input := range []string{"oasis_node", "oasis_signing", "oasis_entity", "oasis_governance"} {
+		require.Equal(t, int64(1), inputUp(t, in, input), "oasis_input up of %s", input)
+	}
 	require.Equal(t, int64(1), got["oasis_entity"]["up"])
 	require.Equal(t, "TEST", entityToken(t, in))
 	require.Equal(t, int64(1), got["oasis_governance"]["up"])
@@ -187,6 +191,15 @@ func entityToken(t *testing.T, in *stacktest.Influx) string {
 	rows := in.Flux(t, bucket+` |> range(start: -1h) |> filter(fn: (r) => r._measurement == "oasis_entity") |> last() |> limit(n: 1)`)
 	require.NotEmpty(t, rows)
 	return rows[0]["token"].(string)
+}
+
+// inputUp is the last up of one of our inputs' oasis_input series.
+func inputUp(t *testing.T, in *stacktest.Influx, input string) any {
+	rows := in.Flux(t, bucket+` |> range(start: -1h)
+		|> filter(fn: (r) => r._measurement == "oasis_input" and r._field == "up" and r.input == "`+input+`")
+		|> last()`)
+	require.Len(t, rows, 1, "one oasis_input series for %s", input)
+	return rows[0]["_value"]
 }
 
 // lastBlockHeight is the newest height with an oasis_signing_block point.

@@ -34,7 +34,7 @@ const recordingDir = "../../alerting/testdata/devnet"
 // recordedMeasurements are what the alerts read; the other system inputs
 // are left out to keep the recording small.
 var recordedMeasurements = []string{
-	"oasis_node", "oasis_signing", "oasis_signing_block", "oasis_entity", "oasis_entity_node",
+	"oasis_input", "oasis_node", "oasis_signing", "oasis_signing_block", "oasis_entity", "oasis_entity_node",
 	"oasis_governance", "oasis_governance_proposal", "oasis_governance_upgrade", "cpu", "mem", "disk",
 }
 
@@ -154,8 +154,11 @@ func TestRecordAlertSeries(t *testing.T) {
 	require.Equal(t, int64(0), last("oasis_node", "up", "node_id", ev.OwnNodeID), "node down shows as up=0")
 	require.Contains(t, []any{"no_socket", "not_answering"}, last("oasis_node", "down_reason", "node_id", ev.OwnNodeID),
 		"a stopped node is no_socket (or not_answering while it shuts down), never permission_denied")
-	require.Contains(t, []any{"no_socket", "not_answering"}, last("oasis_signing", "down_reason", "consensus_address", net.Validators[0].ConsensusAddress),
-		"the signing input says why too")
+	for _, input := range []string{"oasis_signing", "oasis_entity", "oasis_governance"} {
+		require.Equal(t, int64(0), last("oasis_input", "up", "input", input), "%s says it can't read the node", input)
+		require.Contains(t, []any{"no_socket", "not_answering"}, last("oasis_input", "down_reason", "input", input),
+			"%s says why, on its own series", input)
+	}
 	ev.Validator0Started = time.Now().UnixNano()
 	net.StartValidator(0)
 	wait.Until(t, func() bool {

@@ -157,7 +157,7 @@ func TestNativeInstall(t *testing.T) {
 		}
 		return string(body)
 	}
-	for _, m := range []string{"oasis_node", "oasis_signing", "oasis_entity", "oasis_governance", "cpu", "mem", "disk", "diskio", "net", "system", "processes", "procstat"} {
+	for _, m := range []string{"oasis_input", "oasis_node", "oasis_signing", "oasis_entity", "oasis_governance", "cpu", "mem", "disk", "diskio", "net", "system", "processes", "procstat"} {
 		wait.Value(t, func() (bool, string) {
 			got := series(`SELECT count(*) FROM "` + m + `" WHERE time > now() - 5m`)
 			return strings.Contains(got, `"series"`), got

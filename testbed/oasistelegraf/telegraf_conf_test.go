@@ -73,16 +73,26 @@ func TestTelegrafConfRunsThePluginThroughExecd(t *testing.T) {
 			var acc testutil.Accumulator
 			require.NoError(t, in.Start(&acc))
 			defer in.Stop()
+			// A gather that read the node: the plugin's own oasis_input
+			// point says up=1, beside the plugin's points about the node.
 			var got telegraf.Metric
+			var input string
 			require.EventuallyWithT(t, func(c *assert.CollectT) {
 				require.NoError(c, in.Gather(&acc))
-				for _, m := range acc.GetTelegrafMetrics() {
-					if up, ok := m.GetField("up"); ok && up == int64(1) {
-						got = m
-						return
+				got, input = nil, ""
+				metrics := acc.GetTelegrafMetrics()
+				for _, m := range metrics {
+					if up, _ := m.GetField("up"); m.Name() == "oasis_input" && up == int64(1) {
+						input, _ = m.GetTag("input")
 					}
 				}
-				assert.Fail(c, "no point with up=1 yet", "errors: %v", acc.Errors)
+				for _, m := range metrics {
+					if input != "" && m.Name() == input { // the plugin's main measurement
+						got = m
+					}
+				}
+				assert.NotEmpty(c, input, "no oasis_input point with up=1 yet; errors: %v", acc.Errors)
+				assert.NotNil(c, got, "no %s point about the node yet", input)
 			}, 30*time.Second, 500*time.Millisecond)
 			seen[got.Name()] = true
 			// Each plugin reports on the node (or its entity) at the socket.

@@ -24,6 +24,7 @@ import (
 	staking "github.com/oasisprotocol/oasis-core/go/staking/api"
 
 	"github.com/oasis-mission-control/oasis-mission-control/internal/amount"
+	"github.com/oasis-mission-control/oasis-mission-control/internal/inputstatus"
 	"github.com/oasis-mission-control/oasis-mission-control/internal/nodeclient"
 	"github.com/oasis-mission-control/oasis-mission-control/internal/oasisid"
 )
@@ -95,13 +96,16 @@ func (o *OasisEntity) Stop() {
 func (o *OasisEntity) Gather(acc telegraf.Accumulator) error {
 	ctx := context.Background()
 	now := o.now()
+	// The input's own point, as every input of ours writes one.
+	status := inputstatus.Begin("oasis_entity", o.Address)
+	defer func() { status.Add(acc, nil, now) }()
 	st, err := o.client.NodeStatus(ctx)
 	if err != nil || st.Consensus == nil || st.Consensus.LatestHeight == 0 {
 		if err == nil {
 			err = errors.New("the node has no committed block yet")
 		}
 		acc.AddError(fmt.Errorf("reading node status: %w", err))
-		o.addDown(acc, now, nodeclient.Reason(err))
+		o.addDown(acc, now, nodeclient.Reason(status.Fail(err)))
 		return nil
 	}
 	height, epoch := st.Consensus.LatestHeight, st.Consensus.LatestEpoch
@@ -111,27 +115,27 @@ func (o *OasisEntity) Gather(acc telegraf.Accumulator) error {
 		id, err := o.client.OwnEntity(ctx, st)
 		if err != nil {
 			acc.AddError(fmt.Errorf("finding the node's entity: %w", err))
-			o.addDown(acc, now, nodeclient.Reason(err))
+			o.addDown(acc, now, nodeclient.Reason(status.Fail(err)))
 			return nil
 		}
 		ids = []signature.PublicKey{id}
 	}
 	if err := o.loadToken(ctx); err != nil {
 		acc.AddError(fmt.Errorf("reading the token: %w", err))
-		o.addDown(acc, now, nodeclient.Reason(err))
+		o.addDown(acc, now, nodeclient.Reason(status.Fail(err)))
 		return nil
 	}
 	vals, err := o.client.Validators(ctx, height)
 	if err != nil {
 		acc.AddError(fmt.Errorf("reading the validator set at height %d: %w", height, err))
-		o.addDown(acc, now, nodeclient.Reason(err))
+		o.addDown(acc, now, nodeclient.Reason(status.Fail(err)))
 		return nil
 	}
 	if err := o.loadRanks(ctx, vals, ids, height, epoch); err != nil {
-		acc.AddError(fmt.Errorf("ranking validator entities by escrow: %w", err))
+		acc.AddError(fmt.Errorf("ranking validator entities by escrow: %w", status.Fail(err)))
 	}
 	for _, id := range ids {
-		o.gatherEntity(ctx, acc, id, vals, height, epoch, now)
+		o.gatherEntity(ctx, acc, status, id, vals, height, epoch, now)
 	}
 	return nil
 }
@@ -197,12 +201,12 @@ func (o *OasisEntity) loadRanks(ctx context.Context, vals []*scheduler.Validator
 	return nil
 }
 
-func (o *OasisEntity) gatherEntity(ctx context.Context, acc telegraf.Accumulator, id signature.PublicKey, vals []*scheduler.Validator, height int64, epoch beacon.EpochTime, now time.Time) {
+func (o *OasisEntity) gatherEntity(ctx context.Context, acc telegraf.Accumulator, status *inputstatus.Gather, id signature.PublicKey, vals []*scheduler.Validator, height int64, epoch beacon.EpochTime, now time.Time) {
 	addr := staking.NewAddress(id)
 	tags := map[string]string{"entity_id": id.String(), "entity_address": addr.String(), "token": o.symbol}
 	fields := map[string]any{"up": int64(1)}
 	fail := func(what string, err error) {
-		acc.AddError(fmt.Errorf("%s of entity %s: %w", what, id, err))
+		acc.AddError(fmt.Errorf("%s of entity %s: %w", what, id, status.Fail(err)))
 		fields["up"] = int64(0)
 	}
 

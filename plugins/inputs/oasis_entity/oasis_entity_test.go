@@ -23,6 +23,7 @@ import (
 	"github.com/oasis-mission-control/oasis-mission-control/internal/acctest"
 	"github.com/oasis-mission-control/oasis-mission-control/internal/docfields"
 	"github.com/oasis-mission-control/oasis-mission-control/internal/fakenode"
+	"github.com/oasis-mission-control/oasis-mission-control/internal/inputstatus"
 	"github.com/oasis-mission-control/oasis-mission-control/internal/nodeclient"
 )
 
@@ -137,8 +138,9 @@ func TestEntityEveryField(t *testing.T) {
 		"max_validators":                      int64(120),
 		"nodes":                               int64(2),
 	}, e)
-	tags := acc.Metrics[len(acc.Metrics)-1].Tags
+	tags := acctest.ByTags(acc, EntityMeasurement, "entity_id")[ourEntity.String()].Tags
 	require.Equal(t, map[string]string{"entity_id": ourEntity.String(), "entity_address": ourAddr.String(), "token": "ROSE"}, tags)
+	require.Equal(t, map[string]any{"up": int64(1)}, acctest.Input(t, acc, "oasis_entity"))
 
 	require.Equal(t, map[string]any{
 		"registered":                    int64(1),
@@ -238,7 +240,12 @@ func TestReadmeListsEveryField(t *testing.T) {
 	down := &OasisEntity{Config: nodeclient.Config{Address: "unix:/nonexistent/internal.sock"}, Log: testutil.Logger{}}
 	require.NoError(t, down.Init())
 	emitted = append(emitted, docfields.Field{Measurement: EntityMeasurement, Name: "down_reason"})
-	require.Contains(t, acctest.Gather(t, down).Metrics[0].Fields, "down_reason")
+	downAcc := acctest.Gather(t, down)
+	require.Contains(t, downAcc.Metrics[0].Fields, "down_reason")
+	require.Equal(t, map[string]any{"up": int64(0), "down_reason": "no_socket", "failed_reads": int64(1)}, acctest.Input(t, downAcc, "oasis_entity"))
+	for _, f := range inputstatus.Fields {
+		emitted = append(emitted, docfields.Field{Measurement: inputstatus.Measurement, Name: f})
+	}
 	require.ElementsMatch(t, emitted, documented)
 }
 

@@ -17,6 +17,7 @@ import (
 	governance "github.com/oasisprotocol/oasis-core/go/governance/api"
 	staking "github.com/oasisprotocol/oasis-core/go/staking/api"
 
+	"github.com/oasis-mission-control/oasis-mission-control/internal/inputstatus"
 	"github.com/oasis-mission-control/oasis-mission-control/internal/nodeclient"
 	"github.com/oasis-mission-control/oasis-mission-control/internal/oasisid"
 )
@@ -87,12 +88,15 @@ func (g *OasisGovernance) Stop() {
 func (g *OasisGovernance) Gather(acc telegraf.Accumulator) error {
 	ctx := context.Background()
 	now := g.now()
+	// The input's own point, as every input of ours writes one.
+	status := inputstatus.Begin("oasis_governance", g.Address)
+	defer func() { status.Add(acc, nil, now) }()
 	summaryTags := map[string]string{}
 	if g.entityID != nil {
 		summaryTags["entity_id"] = g.entityID.String()
 	}
 	down := func(what string, err error) error {
-		acc.AddError(fmt.Errorf("%s: %w", what, err))
+		acc.AddError(fmt.Errorf("%s: %w", what, status.Fail(err)))
 		acc.AddFields(SummaryMeasurement, map[string]any{"up": int64(0), "down_reason": nodeclient.Reason(err)}, summaryTags, now)
 		return nil
 	}
@@ -130,7 +134,7 @@ func (g *OasisGovernance) Gather(acc telegraf.Accumulator) error {
 		fields := proposalFields(p, epoch)
 		votes, err := g.client.Votes(ctx, p.ID, height)
 		if err != nil {
-			acc.AddError(fmt.Errorf("reading votes on proposal %d: %w", p.ID, err))
+			acc.AddError(fmt.Errorf("reading votes on proposal %d: %w", p.ID, status.Fail(err)))
 			summary["up"] = int64(0)
 		} else {
 			counts := map[governance.Vote]int64{}
@@ -164,7 +168,7 @@ func (g *OasisGovernance) Gather(acc telegraf.Accumulator) error {
 
 	upgrades, err := g.client.PendingUpgrades(ctx, height)
 	if err != nil {
-		acc.AddError(fmt.Errorf("reading pending upgrades: %w", err))
+		acc.AddError(fmt.Errorf("reading pending upgrades: %w", status.Fail(err)))
 		summary["up"] = int64(0)
 	} else {
 		summary["pending_upgrades"] = int64(len(upgrades))

@@ -129,6 +129,7 @@ func TestNodeDown(t *testing.T) {
 	acc := acctest.Gather(t, p)
 	require.Len(t, acc.Errors, 1)
 	require.Equal(t, map[string]any{"up": int64(0), "down_reason": "no_socket"}, acctest.ByTags(acc, SummaryMeasurement)[""].Fields)
+	require.Equal(t, map[string]any{"up": int64(0), "down_reason": "no_socket", "failed_reads": int64(1)}, acctest.Input(t, acc, "oasis_governance"))
 }
 
 func TestInitRejectsBadSettings(t *testing.T) {
@@ -150,8 +151,10 @@ func TestReadmeListsEveryField(t *testing.T) {
 	// A node that can't be read adds the reason to up=0.
 	down := &OasisGovernance{Config: nodeclient.Config{Address: "unix:/nonexistent/internal.sock"}, Log: testutil.Logger{}}
 	require.NoError(t, down.Init())
-	for k := range acctest.Gather(t, down).Metrics[0].Fields {
-		seen[docfields.Field{Measurement: SummaryMeasurement, Name: k}] = true
+	for _, m := range acctest.Gather(t, down).Metrics {
+		for k := range m.Fields {
+			seen[docfields.Field{Measurement: m.Measurement, Name: k}] = true
+		}
 	}
 	var emitted []docfields.Field
 	for f := range seen {

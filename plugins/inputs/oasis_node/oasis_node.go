@@ -14,6 +14,7 @@ import (
 	"github.com/oasisprotocol/oasis-core/go/common/crypto/signature"
 	control "github.com/oasisprotocol/oasis-core/go/control/api"
 
+	"github.com/oasis-mission-control/oasis-mission-control/internal/inputstatus"
 	"github.com/oasis-mission-control/oasis-mission-control/internal/nodeclient"
 	"github.com/oasis-mission-control/oasis-mission-control/internal/oasisid"
 )
@@ -76,21 +77,26 @@ func (o *OasisNode) Stop() {
 func (o *OasisNode) Gather(acc telegraf.Accumulator) error {
 	ctx := context.Background()
 	now := o.now()
+	// The input's own point, as every input of ours writes one.
+	status := inputstatus.Begin("oasis_node", o.Address)
+	defer func() { status.Add(acc, nil, now) }()
 
 	st, err := o.client.NodeStatus(ctx)
 	if err != nil {
-		acc.AddError(fmt.Errorf("reading node status: %w", err))
+		acc.AddError(fmt.Errorf("reading node status: %w", status.Fail(err)))
 		o.addDown(acc, now, nodeclient.Reason(err))
 		return nil
 	}
 	if o.expectedID != nil && !st.Identity.Node.Equal(*o.expectedID) {
 		acc.AddError(fmt.Errorf("node_id: the node at %s is %s, not the configured %s",
 			o.client.Target(), st.Identity.Node, o.expectedID))
+		status.FailWith(nodeclient.ReasonWrongNode)
 		o.addDown(acc, now, nodeclient.ReasonWrongNode)
 		return nil
 	}
 	if st.Consensus == nil {
 		acc.AddError(fmt.Errorf("node status from %s has no consensus section (mode %q)", o.client.Target(), st.Mode))
+		status.FailWith(nodeclient.ReasonQueryFailed)
 		o.addDown(acc, now, nodeclient.ReasonQueryFailed)
 		return nil
 	}
@@ -101,7 +107,7 @@ func (o *OasisNode) Gather(acc telegraf.Accumulator) error {
 
 	synced, err := o.client.IsSynced(ctx)
 	if err != nil {
-		acc.AddError(fmt.Errorf("reading sync state: %w", err))
+		acc.AddError(fmt.Errorf("reading sync state: %w", status.Fail(err)))
 		up = 0
 	} else {
 		fields["synced"] = boolInt(synced)
@@ -113,7 +119,7 @@ func (o *OasisNode) Gather(acc telegraf.Accumulator) error {
 	if !hasBlock(st) {
 		o.Log.Warnf("node at %s has no committed block yet; block and voting power fields left out", o.client.Target())
 	} else if validators, err := o.client.Validators(ctx, st.Consensus.LatestHeight); err != nil {
-		acc.AddError(fmt.Errorf("reading validator set at height %d: %w", st.Consensus.LatestHeight, err))
+		acc.AddError(fmt.Errorf("reading validator set at height %d: %w", st.Consensus.LatestHeight, status.Fail(err)))
 		up = 0
 	} else {
 		var power int64 // not in the set: no voting power

@@ -26,6 +26,7 @@ import (
 
 	"github.com/oasis-mission-control/oasis-mission-control/internal/docfields"
 	"github.com/oasis-mission-control/oasis-mission-control/internal/fakenode"
+	"github.com/oasis-mission-control/oasis-mission-control/internal/inputstatus"
 	"github.com/oasis-mission-control/oasis-mission-control/internal/nodeclient"
 )
 
@@ -154,6 +155,33 @@ func gather(t *testing.T, p *OasisNode) *testutil.Accumulator {
 	return &acc
 }
 
+// nodePoints are a gather's oasis_node points, after checking the input's
+// own oasis_input point: one per gather, up as the node's point says it,
+// and the same down_reason.
+func nodePoints(t *testing.T, acc *testutil.Accumulator) []telegraf.Metric {
+	t.Helper()
+	var node []telegraf.Metric
+	var input []*testutil.Metric
+	for i, m := range acc.GetTelegrafMetrics() {
+		if m.Name() == inputstatus.Measurement {
+			input = append(input, acc.Metrics[i])
+		} else {
+			node = append(node, m)
+		}
+	}
+	require.Len(t, input, 1, "one oasis_input point per gather")
+	require.Equal(t, "oasis_node", input[0].Tags["input"])
+	require.NotEmpty(t, input[0].Tags["address"], "the configured address")
+	for _, m := range node {
+		up, _ := m.GetField("up")
+		require.Equal(t, up, input[0].Fields["up"], "oasis_input up follows the gather")
+		if reason, ok := m.GetField("down_reason"); ok {
+			require.Equal(t, reason, input[0].Fields["down_reason"])
+		}
+	}
+	return node
+}
+
 func TestGatherEveryField(t *testing.T) {
 	n := startNode(t)
 	p := newPlugin(t, "unix:"+n.Socket)
@@ -161,7 +189,7 @@ func TestGatherEveryField(t *testing.T) {
 
 	require.Empty(t, acc.Errors)
 	expected := []telegraf.Metric{metric.New(Measurement, healthyTags(), healthyFields(), now)}
-	testutil.RequireMetricsEqual(t, expected, acc.GetTelegrafMetrics())
+	testutil.RequireMetricsEqual(t, expected, nodePoints(t, acc))
 }
 
 func TestThreeCallsPerGather(t *testing.T) {
@@ -184,7 +212,7 @@ func TestNoSocket(t *testing.T) {
 	require.ErrorContains(t, acc.Errors[0], "socket /nonexistent/oasis/internal.sock does not exist: the node is stopped, or the path (or its mount) is wrong")
 	// Only the heartbeat: no field that could be mistaken for data.
 	expected := []telegraf.Metric{metric.New(Measurement, map[string]string{}, map[string]any{"up": int64(0), "down_reason": "no_socket"}, now)}
-	testutil.RequireMetricsEqual(t, expected, acc.GetTelegrafMetrics())
+	testutil.RequireMetricsEqual(t, expected, nodePoints(t, acc))
 }
 
 func TestStatusError(t *testing.T) {
@@ -197,7 +225,7 @@ func TestStatusError(t *testing.T) {
 	require.True(t, errors.Is(acc.Errors[0], consensus.ErrNoCommittedBlocks), "registered oasis errors survive the wire: %v", acc.Errors[0])
 	testutil.RequireMetricsEqual(t,
 		[]telegraf.Metric{metric.New(Measurement, map[string]string{}, map[string]any{"up": int64(0), "down_reason": "query_failed"}, now)},
-		acc.GetTelegrafMetrics())
+		nodePoints(t, acc))
 }
 
 func TestPartialFailureIsUpZeroWithoutTheMissingField(t *testing.T) {
@@ -216,7 +244,7 @@ func TestPartialFailureIsUpZeroWithoutTheMissingField(t *testing.T) {
 	delete(fields, "voting_power")
 	testutil.RequireMetricsEqual(t,
 		[]telegraf.Metric{metric.New(Measurement, healthyTags(), fields, now)},
-		acc.GetTelegrafMetrics())
+		nodePoints(t, acc))
 }
 
 func TestNodeRestartsBetweenGathers(t *testing.T) {
@@ -231,14 +259,14 @@ func TestNodeRestartsBetweenGathers(t *testing.T) {
 	// Down, in the same series as the node's data.
 	testutil.RequireMetricsEqual(t,
 		[]telegraf.Metric{metric.New(Measurement, healthyTags(), map[string]any{"up": int64(0), "down_reason": "no_socket"}, now)},
-		acc.GetTelegrafMetrics())
+		nodePoints(t, acc))
 
 	require.NoError(t, n.Restart())
 	acc = gather(t, p)
 	require.Empty(t, acc.Errors, "the client reconnects without a restart of the plugin")
 	testutil.RequireMetricsEqual(t,
 		[]telegraf.Metric{metric.New(Measurement, healthyTags(), healthyFields(), now)},
-		acc.GetTelegrafMetrics())
+		nodePoints(t, acc))
 }
 
 func TestNotRegisteredNode(t *testing.T) {
@@ -267,7 +295,7 @@ func TestNotRegisteredNode(t *testing.T) {
 	fields["registration_last_attempt_time"] = now.Add(-5 * time.Second).Unix()
 	tags := healthyTags()
 	delete(tags, "entity_id")
-	testutil.RequireMetricsEqual(t, []telegraf.Metric{metric.New(Measurement, tags, fields, now)}, acc.GetTelegrafMetrics())
+	testutil.RequireMetricsEqual(t, []telegraf.Metric{metric.New(Measurement, tags, fields, now)}, nodePoints(t, acc))
 }
 
 func TestFrozenAndExpiredNode(t *testing.T) {
@@ -285,7 +313,7 @@ func TestFrozenAndExpiredNode(t *testing.T) {
 	fields["freeze_end_epoch"] = int64(15)
 	fields["epoch"] = int64(13)
 	fields["registration_epochs_left"] = int64(-1)
-	testutil.RequireMetricsEqual(t, []telegraf.Metric{metric.New(Measurement, healthyTags(), fields, now)}, acc.GetTelegrafMetrics())
+	testutil.RequireMetricsEqual(t, []telegraf.Metric{metric.New(Measurement, healthyTags(), fields, now)}, nodePoints(t, acc))
 }
 
 func TestWrongNodeBehindSocket(t *testing.T) {
@@ -304,7 +332,7 @@ func TestWrongNodeBehindSocket(t *testing.T) {
 	require.ErrorContains(t, acc.Errors[0], "not the configured "+otherID.String())
 	testutil.RequireMetricsEqual(t,
 		[]telegraf.Metric{metric.New(Measurement, map[string]string{"node_id": otherID.String()}, map[string]any{"up": int64(0), "down_reason": "wrong_node"}, now)},
-		acc.GetTelegrafMetrics())
+		nodePoints(t, acc))
 }
 
 func TestInitRejectsBadSettings(t *testing.T) {
@@ -345,12 +373,16 @@ func TestReadmeListsEveryField(t *testing.T) {
 	}
 	// A node that can't be read adds the reason to up=0.
 	down := gather(t, newPlugin(t, "unix:/nonexistent/oasis/internal.sock"))
-	for name := range down.Metrics[0].Fields {
+	for name := range nodePoints(t, down)[0].Fields() {
 		if name != "up" {
 			emitted = append(emitted, name)
 		}
 	}
 	require.ElementsMatch(t, emitted, documented)
+
+	input, err := docfields.Fields("README.md", inputstatus.Measurement)
+	require.NoError(t, err)
+	require.ElementsMatch(t, inputstatus.Fields, input)
 }
 
 // A node that has not committed its first block reports no block fields and
@@ -373,5 +405,5 @@ func TestNodeWithoutBlocks(t *testing.T) {
 		delete(fields, k)
 	}
 	fields["synced"] = int64(0)
-	testutil.RequireMetricsEqual(t, []telegraf.Metric{metric.New(Measurement, healthyTags(), fields, now)}, acc.GetTelegrafMetrics())
+	testutil.RequireMetricsEqual(t, []telegraf.Metric{metric.New(Measurement, healthyTags(), fields, now)}, nodePoints(t, acc))
 }

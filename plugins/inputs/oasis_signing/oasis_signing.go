@@ -17,6 +17,7 @@ import (
 	"github.com/oasisprotocol/oasis-core/go/common/crypto/signature"
 
 	"github.com/oasis-mission-control/oasis-mission-control/internal/blockmeta"
+	"github.com/oasis-mission-control/oasis-mission-control/internal/inputstatus"
 	"github.com/oasis-mission-control/oasis-mission-control/internal/nodeclient"
 	"github.com/oasis-mission-control/oasis-mission-control/internal/oasisid"
 	"github.com/oasis-mission-control/oasis-mission-control/internal/signing"
@@ -219,7 +220,9 @@ func (s *OasisSigning) Stop() {
 
 // Gather saves the accounts and then reports them: every summary written
 // matches a saved state, so totals never run ahead of what a restart
-// resumes from.
+// resumes from. The follower's own state (is it following, how far, is
+// the state saved) goes on the input's one oasis_input point; each tracked
+// validator's summary carries only that validator's accounts.
 func (s *OasisSigning) Gather(acc telegraf.Accumulator) error {
 	s.checkStream(acc)
 	s.mu.Lock()
@@ -228,54 +231,49 @@ func (s *OasisSigning) Gather(acc telegraf.Accumulator) error {
 		acc.AddError(err)
 	}
 	now := time.Now()
-	up := int64(0)
-	if s.connected {
-		up = 1
+	status := inputstatus.Begin("oasis_signing", s.Address)
+	if !s.connected {
+		// Why the node can't be read, as oasis_node says it:
+		// permission_denied is the monitor's problem, not the node's.
+		status.FailWith(s.downReason)
 	}
-	// Why the node can't be read, as oasis_node says it: permission_denied
-	// is the monitor's problem, not the node's.
-	down := func(fields map[string]any) map[string]any {
-		if up == 0 && s.downReason != "" {
-			fields["down_reason"] = s.downReason
-		}
-		return fields
+	follower := map[string]any{
+		"skipped_heights_total": s.tracker.SkippedHeights,
+		"state_saved":           boolInt(s.stateSaved),
+		"state_resets_total":    s.tracker.StateResets,
+		"chain_resets_total":    s.tracker.ChainResets,
+		"validators_monitored":  int64(len(s.monitored)),
+		"validators_tracked":    int64(len(s.tracker.Accounts)),
 	}
-	if len(s.tracker.Accounts) == 0 {
-		// Nothing resolved yet (node unreachable at start): still say so.
-		acc.AddFields(SummaryMeasurement, down(map[string]any{
-			"up":                 up,
-			"state_saved":        boolInt(s.stateSaved),
-			"state_resets_total": s.tracker.StateResets,
-			"chain_resets_total": s.tracker.ChainResets,
-		}), map[string]string{}, now)
-		return nil
+	if s.tracker.LastHeight > 0 {
+		follower["last_height"] = s.tracker.LastHeight
 	}
+	if s.tipHeight > 0 {
+		follower["tip_height"] = s.tipHeight
+		follower["lag_blocks"] = max(s.tipHeight-s.tracker.LastHeight, 0)
+	}
+	if s.tracker.ChainContext != "" {
+		follower["chain_context"] = s.tracker.ChainContext
+	}
+	status.Add(acc, follower, now)
+
 	for addr, a := range s.tracker.Accounts {
 		_, configured := s.monitored[addr]
 		fields := map[string]any{
-			"up":                    up,
-			"monitored":             boolInt(configured),
-			"signed_total":          a.SignedTotal,
-			"missed_total":          a.MissedTotal,
-			"proposed_total":        a.ProposedTotal,
-			"consecutive_missed":    a.ConsecutiveMissed,
-			"last_signed_height":    a.LastSignedHeight,
-			"in_validator_set":      boolInt(a.InValidatorSet),
-			"last_height":           s.tracker.LastHeight,
-			"skipped_heights_total": s.tracker.SkippedHeights,
-			"state_saved":           boolInt(s.stateSaved),
-			"state_resets_total":    s.tracker.StateResets,
-			"chain_resets_total":    s.tracker.ChainResets,
-		}
-		if s.tipHeight > 0 {
-			fields["lag_blocks"] = max(s.tipHeight-s.tracker.LastHeight, 0)
+			"monitored":          boolInt(configured),
+			"signed_total":       a.SignedTotal,
+			"missed_total":       a.MissedTotal,
+			"proposed_total":     a.ProposedTotal,
+			"consecutive_missed": a.ConsecutiveMissed,
+			"last_signed_height": a.LastSignedHeight,
+			"in_validator_set":   boolInt(a.InValidatorSet),
 		}
 		for _, w := range signing.Windows {
 			if share, _, ok := a.Uptime(w); ok {
 				fields[fmt.Sprintf("uptime_%d", w)] = share
 			}
 		}
-		acc.AddFields(SummaryMeasurement, down(fields), s.tags(addr), now)
+		acc.AddFields(SummaryMeasurement, fields, s.tags(addr), now)
 	}
 	return nil
 }

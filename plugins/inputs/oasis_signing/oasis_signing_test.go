@@ -22,6 +22,7 @@ import (
 
 	"github.com/oasis-mission-control/oasis-mission-control/internal/docfields"
 	"github.com/oasis-mission-control/oasis-mission-control/internal/fakenode"
+	"github.com/oasis-mission-control/oasis-mission-control/internal/inputstatus"
 	"github.com/oasis-mission-control/oasis-mission-control/internal/nodeclient"
 )
 
@@ -129,6 +130,32 @@ func (r *running) summary(t require.TestingT) map[string]any {
 	return nil
 }
 
+// follower gathers and returns the input's own oasis_input point: the
+// follower's state, one per gather whatever the validators.
+func (r *running) follower(t require.TestingT) map[string]any {
+	if h, ok := t.(interface{ Helper() }); ok {
+		h.Helper()
+	}
+	var acc testutil.Accumulator
+	require.NoError(t, r.p.Gather(&acc))
+	return inputPoint(t, &acc)
+}
+
+// inputPoint is the one oasis_input point of a gather.
+func inputPoint(t require.TestingT, acc *testutil.Accumulator) map[string]any {
+	var found []map[string]any
+	for _, m := range acc.Metrics {
+		if m.Measurement == inputstatus.Measurement {
+			require.Equal(t, "oasis_signing", m.Tags["input"])
+			require.True(t, strings.HasPrefix(m.Tags["address"], "unix:"), "tagged with the configured address: %v", m.Tags)
+			require.Len(t, m.Tags, 2, "no validator's tags: %v", m.Tags)
+			found = append(found, m.Fields)
+		}
+	}
+	require.Len(t, found, 1, "one oasis_input point per gather")
+	return found[0]
+}
+
 func hexAddr(a fakenode.Address) string { return fmt.Sprintf("%X", a[:]) }
 
 // blockPoints are the per-height points so far (the plugin may be adding more).
@@ -185,9 +212,11 @@ func TestCountsEveryHeight(t *testing.T) {
 	require.Equal(t, uint64(1), f["consecutive_missed"])
 	require.Equal(t, int64(8), f["last_signed_height"])
 	require.Equal(t, int64(1), f["in_validator_set"])
-	require.Equal(t, int64(9), f["last_height"])
-	require.Equal(t, int64(1), f["up"])
 	require.InDelta(t, 0.4, f["uptime_100"], 1e-9)
+	st := r.follower(t)
+	require.Equal(t, int64(9), st["last_height"])
+	require.Equal(t, int64(1), st["up"])
+	require.Equal(t, int64(1), st["validators_monitored"])
 
 	points := blockPoints(r.acc)
 	require.Len(t, points, 5)
@@ -215,8 +244,8 @@ func TestGapLargerThanBackfillWindow(t *testing.T) {
 	errs := errorsSoFar(r.acc)
 	require.NotEmpty(t, errs)
 	require.ErrorContains(t, errs[0], "heights 8 to 28 not counted: more than backfill_limit (10) behind")
+	require.Equal(t, uint64(21), r.follower(t)["skipped_heights_total"])
 	f := r.summary(t)
-	require.Equal(t, uint64(21), f["skipped_heights_total"])
 	require.Equal(t, uint64(3+9), f["signed_total"], "5..7 before, 29..37 after the gap")
 	require.Equal(t, uint64(0), f["missed_total"])
 }
@@ -230,7 +259,7 @@ func TestNodeRestartsMidStream(t *testing.T) {
 
 	n.Stop()
 	require.EventuallyWithT(t, func(c *assert.CollectT) {
-		assert.Equal(c, int64(0), r.summary(c)["up"])
+		assert.Equal(c, int64(0), r.follower(c)["up"])
 	}, 5*time.Second, 20*time.Millisecond)
 	for range 5 { // made while the plugin can't see the node
 		n.Chain.AddBlock(fakenode.Next{Set: all, Proposer: us, Signed: signedBy(b, c)})
@@ -239,12 +268,13 @@ func TestNodeRestartsMidStream(t *testing.T) {
 	healthy(n, 1)
 	r.waitHeight(t, 12)
 
+	st := r.follower(t)
+	require.Equal(t, int64(1), st["up"])
+	require.Equal(t, uint64(0), st["skipped_heights_total"])
 	f := r.summary(t)
-	require.Equal(t, int64(1), f["up"])
 	require.Equal(t, uint64(5), f["signed_total"], "heights 3..6 and 12")
 	require.Equal(t, uint64(5), f["missed_total"], "heights 7..11, from the backfill")
 	require.Equal(t, uint64(5), f["proposed_total"])
-	require.Equal(t, uint64(0), f["skipped_heights_total"])
 	require.Len(t, blockPoints(r.acc), 10, "heights 3..12")
 	require.NotEmpty(t, errorsSoFar(r.acc), "the outage was reported")
 }
@@ -290,8 +320,8 @@ func TestMalformedMetaIsReportedNotCounted(t *testing.T) {
 	r.waitHeight(t, 8)
 
 	requireError(t, r.acc, "heights 4 to 5 not counted: block 5: decoding meta")
+	require.Equal(t, uint64(2), r.follower(t)["skipped_heights_total"])
 	f := r.summary(t)
-	require.Equal(t, uint64(2), f["skipped_heights_total"])
 	require.Equal(t, uint64(1+3), f["signed_total"], "3 and 6..8; not 4 or 5")
 	require.Equal(t, uint64(0), f["missed_total"])
 	points := blockPoints(r.acc)
@@ -318,9 +348,10 @@ func TestBlockTheNodeCannotServe(t *testing.T) {
 	r.waitHeight(t, 8)
 
 	requireError(t, r.acc, "block 5: the node failed to serve it 5 times")
+	st := r.follower(t)
+	require.Equal(t, int64(1), st["up"])
+	require.Equal(t, uint64(2), st["skipped_heights_total"])
 	f := r.summary(t)
-	require.Equal(t, int64(1), f["up"])
-	require.Equal(t, uint64(2), f["skipped_heights_total"])
 	require.Equal(t, uint64(1+3), f["signed_total"], "3 and 6..8; not 4 or 5")
 	require.Equal(t, uint64(0), f["missed_total"])
 	points := blockPoints(r.acc)
@@ -347,12 +378,7 @@ func TestStalledStreamIsRestarted(t *testing.T) {
 	healthy(n, 5) // heights 6..10 exist; the stream delivers none of them
 	// Gathers into the plugin's own accumulator, as Telegraf's one is.
 	require.NoError(t, r.p.Gather(r.acc))
-	var first map[string]any
-	for _, m := range r.acc.Metrics {
-		if m.Measurement == SummaryMeasurement && m.Tags["consensus_address"] == hexAddr(us) {
-			first = m.Fields
-		}
-	}
+	first := inputPoint(t, r.acc)
 	require.Equal(t, int64(1), first["up"])
 	require.Equal(t, int64(6), first["lag_blocks"], "the tip comes from a unary call too: 10 - 4")
 	require.Empty(t, errorsSoFar(r.acc), "one gather behind is not a stall yet")
@@ -366,9 +392,8 @@ func TestStalledStreamIsRestarted(t *testing.T) {
 	n.Chain.StallStream(false)
 	healthy(n, 1)
 	r.waitHeight(t, 10)
-	f := r.summary(t)
-	require.Equal(t, base+6, f["signed_total"], "heights 5..10, each once")
-	require.Equal(t, uint64(0), f["skipped_heights_total"])
+	require.Equal(t, base+6, r.summary(t)["signed_total"], "heights 5..10, each once")
+	require.Equal(t, uint64(0), r.follower(t)["skipped_heights_total"])
 	points := blockPoints(r.acc)
 	for h := int64(5); h <= 10; h++ {
 		require.Contains(t, points, h)
@@ -390,7 +415,9 @@ func TestNewChainStartsANewAccountPeriod(t *testing.T) {
 	healthy(a, 5)
 	r.waitHeight(t, 7)
 	before := r.summary(t)
-	require.Equal(t, uint64(0), before["chain_resets_total"])
+	beforeSt := r.follower(t)
+	require.Equal(t, uint64(0), beforeSt["chain_resets_total"])
+	require.Equal(t, "chain-A", beforeSt["chain_context"])
 	r.stop()
 	a.Stop()
 
@@ -408,12 +435,13 @@ func TestNewChainStartsANewAccountPeriod(t *testing.T) {
 	}, 10*time.Second, 10*time.Millisecond, "a new account period on chain B")
 	healthy(b, 3)
 	r.waitHeight(t, 5)
-	f := r.summary(t)
-	require.Equal(t, int64(1), f["up"])
-	require.Equal(t, uint64(1), f["chain_resets_total"])
-	require.Equal(t, int64(5), f["last_height"], "heights of chain B")
-	require.Equal(t, before["signed_total"].(uint64)+3, f["signed_total"], "totals go on: chain B's heights 3..5 added")
-	require.Equal(t, before["skipped_heights_total"], f["skipped_heights_total"], "chain B's low heights are not pruning")
+	st := r.follower(t)
+	require.Equal(t, int64(1), st["up"])
+	require.Equal(t, uint64(1), st["chain_resets_total"])
+	require.Equal(t, "chain-B", st["chain_context"])
+	require.Equal(t, int64(5), st["last_height"], "heights of chain B")
+	require.Equal(t, beforeSt["skipped_heights_total"], st["skipped_heights_total"], "chain B's low heights are not pruning")
+	require.Equal(t, before["signed_total"].(uint64)+3, r.summary(t)["signed_total"], "totals go on: chain B's heights 3..5 added")
 	require.Empty(t, errorsSoFar(r.acc))
 	require.Contains(t, strings.Join(log.Warnings(), "\n"),
 		"the node is on another chain (context chain-B; the accounts were for chain-A up to height 7)")
@@ -425,7 +453,7 @@ func TestNewChainStartsANewAccountPeriod(t *testing.T) {
 	// Back on the same chain after a restart: nothing resets.
 	r.stop()
 	r = startFake(t, b, state, nil)
-	require.Equal(t, uint64(1), r.summary(t)["chain_resets_total"])
+	require.Equal(t, uint64(1), r.follower(t)["chain_resets_total"])
 }
 
 func TestAllValidators(t *testing.T) {
@@ -436,10 +464,14 @@ func TestAllValidators(t *testing.T) {
 	r.waitHeight(t, 5)
 	var acc testutil.Accumulator
 	require.NoError(t, r.p.Gather(&acc))
-	require.Len(t, acc.Metrics, 3, "a summary per validator in the set")
+	require.Len(t, acc.Metrics, 1+3, "the input's point and a summary per validator in the set")
+	require.Equal(t, int64(3), inputPoint(t, &acc)["validators_tracked"])
 	// Ours is marked, so a dashboard can tell it from the rest.
 	ours := 0
 	for _, m := range acc.Metrics {
+		if m.Measurement != SummaryMeasurement {
+			continue
+		}
 		if m.Fields["monitored"] == int64(1) {
 			ours++
 			require.Equal(t, usNode.String(), m.Tags["node_id"], "monitored=1 is the monitored validator")
@@ -486,8 +518,12 @@ func TestReadmeListsEveryField(t *testing.T) {
 	for k := range blockPoints(r.acc)[3].Fields {
 		emitted = append(emitted, docfields.Field{Measurement: BlockMeasurement, Name: k})
 	}
-	// down_reason comes only with up=0 (TestDownReason).
-	emitted = append(emitted, docfields.Field{Measurement: SummaryMeasurement, Name: "down_reason"})
+	for k := range r.follower(t) {
+		emitted = append(emitted, docfields.Field{Measurement: inputstatus.Measurement, Name: k})
+	}
+	// down_reason and failed_reads come only with up=0 (TestDownReason).
+	emitted = append(emitted, docfields.Field{Measurement: inputstatus.Measurement, Name: "down_reason"},
+		docfields.Field{Measurement: inputstatus.Measurement, Name: "failed_reads"})
 	require.ElementsMatch(t, emitted, documented)
 }
 
@@ -507,14 +543,16 @@ func TestDownReason(t *testing.T) {
 	var last map[string]any
 	require.Eventually(t, func() bool {
 		var acc testutil.Accumulator
-		if p.Gather(&acc) != nil || len(acc.Metrics) != 1 {
+		if p.Gather(&acc) != nil || len(acc.Metrics) != 1 || acc.Metrics[0].Measurement != inputstatus.Measurement {
 			return false
 		}
 		last = acc.Metrics[0].Fields
 		return last["down_reason"] != nil
 	}, 10*time.Second, 20*time.Millisecond, "a down_reason once the first attempt failed")
-	require.Equal(t, map[string]any{"up": int64(0), "down_reason": "no_socket",
-		"state_saved": int64(1), "state_resets_total": uint64(0), "chain_resets_total": uint64(0)}, last)
+	require.Equal(t, map[string]any{"up": int64(0), "down_reason": "no_socket", "failed_reads": int64(1),
+		"state_saved": int64(1), "state_resets_total": uint64(0), "chain_resets_total": uint64(0), "skipped_heights_total": uint64(0),
+		"validators_monitored": int64(0), "validators_tracked": int64(0)}, last,
+		"before the node was ever read: the input's point alone, with no validator's tags")
 }
 
 // A validator no longer configured stops being reported, even though the
@@ -535,15 +573,21 @@ func TestDropsValidatorsNoLongerMonitored(t *testing.T) {
 	r.waitHeight(t, 5)
 	// Until the plugin has reached the node and resolved what it monitors,
 	// it reports the saved accounts as they are (with up=0).
-	var acc testutil.Accumulator
+	var summaries []*testutil.Metric
 	require.EventuallyWithT(t, func(c *assert.CollectT) {
-		acc = testutil.Accumulator{}
+		acc := testutil.Accumulator{}
 		require.NoError(c, r.p.Gather(&acc))
-		require.Len(c, acc.Metrics, 1)
-		assert.Equal(c, int64(1), acc.Metrics[0].Fields["up"])
+		assert.Equal(c, int64(1), inputPoint(c, &acc)["up"])
+		summaries = nil
+		for _, m := range acc.Metrics {
+			if m.Measurement == SummaryMeasurement {
+				summaries = append(summaries, m)
+			}
+		}
+		require.Len(c, summaries, 1)
 	}, 5*time.Second, 20*time.Millisecond)
-	require.Equal(t, hexAddr(us), acc.Metrics[0].Tags["consensus_address"])
-	require.Equal(t, uint64(3), acc.Metrics[0].Fields["signed_total"], "our counts are kept: heights 3..5")
+	require.Equal(t, hexAddr(us), summaries[0].Tags["consensus_address"])
+	require.Equal(t, uint64(3), summaries[0].Fields["signed_total"], "our counts are kept: heights 3..5")
 }
 
 // A state file that can't be resumed never stops monitoring: it is moved
@@ -569,11 +613,11 @@ func TestBadStateFileIsMovedAside(t *testing.T) {
 			healthy(n, 2)
 			r.waitHeight(t, 4)
 
-			s := r.summary(t)
-			require.Equal(t, int64(1), s["up"])
-			require.Equal(t, uint64(1), s["state_resets_total"])
-			require.Equal(t, int64(1), s["state_saved"])
-			require.LessOrEqual(t, s["signed_total"], uint64(3), "fresh accounts, from the node's latest height")
+			st := r.follower(t)
+			require.Equal(t, int64(1), st["up"])
+			require.Equal(t, uint64(1), st["state_resets_total"])
+			require.Equal(t, int64(1), st["state_saved"])
+			require.LessOrEqual(t, r.summary(t)["signed_total"], uint64(3), "fresh accounts, from the node's latest height")
 
 			aside, err := filepath.Glob(state + ".bad-*")
 			require.NoError(t, err)
@@ -588,7 +632,7 @@ func TestBadStateFileIsMovedAside(t *testing.T) {
 			// The fresh state is saved and resumes on the next start.
 			r.stop()
 			r = startFake(t, n, state, nil)
-			require.Equal(t, uint64(1), r.summary(t)["state_resets_total"], "the count survives restarts")
+			require.Equal(t, uint64(1), r.follower(t)["state_resets_total"], "the count survives restarts")
 		})
 	}
 }
@@ -614,9 +658,7 @@ func TestUnwritableStateDir(t *testing.T) {
 	var acc testutil.Accumulator
 	require.NoError(t, r.p.Gather(&acc))
 	require.NotEmpty(t, acc.Errors, "the failed save is a gather error")
-	for _, m := range acc.Metrics {
-		require.Equal(t, int64(0), m.Fields["state_saved"], "%v", m)
-	}
+	require.Equal(t, int64(0), inputPoint(t, &acc)["state_saved"])
 }
 
 // Which validators are monitored used to be decided once per process: an

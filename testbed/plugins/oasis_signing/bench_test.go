@@ -56,7 +56,7 @@ func followDevnet(b *testing.B, allValidators bool) {
 	p := startPluginProcess(b, bin, config)
 	var caughtUp time.Duration
 	for caughtUp == 0 {
-		if s := p.latestSummary(); s != nil && s.Fields()["last_height"].(int64) >= tip-1 {
+		if s := p.latestStatus(); s != nil && s.Fields()["last_height"].(int64) >= tip-1 {
 			caughtUp = time.Since(started)
 		}
 		if time.Since(started) > 2*time.Minute {
@@ -75,9 +75,9 @@ func followDevnet(b *testing.B, allValidators bool) {
 		time.Sleep(500 * time.Millisecond)
 		// Ask for a summary and read the tip as soon as it arrives, so the
 		// lag is the plugin's, not the sampling's.
-		before := p.summaries()
+		before := p.gathers()
 		_, _ = p.stdin.Write([]byte("\n"))
-		for asked := time.Now(); p.summaries() == before; time.Sleep(2 * time.Millisecond) {
+		for asked := time.Now(); p.gathers() == before; time.Sleep(2 * time.Millisecond) {
 			if time.Since(asked) > 10*time.Second {
 				b.Fatal("no summary within 10 s of asking for one")
 			}
@@ -87,7 +87,7 @@ func followDevnet(b *testing.B, allValidators bool) {
 			continue
 		}
 		// Height H is accounted when block H+1 arrives: 1 is current.
-		lag := tipNow - p.latestSummary().Fields()["last_height"].(int64)
+		lag := tipNow - p.latestStatus().Fields()["last_height"].(int64)
 		maxLag = max(maxLag, lag)
 		sumLag += lag
 		samples++

@@ -80,12 +80,16 @@ func (p *pluginProcess) metrics() []telegraf.Metric {
 	return append([]telegraf.Metric(nil), p.lines...)
 }
 
-// latestSummary is the newest oasis_signing summary so far, or nil.
-func (p *pluginProcess) latestSummary() telegraf.Metric {
+// Each gather writes the input's own oasis_input point (the follower's
+// state: last_height, ...), then one oasis_signing summary per validator.
+
+// latestStatus is the newest oasis_input point with a last_height so far,
+// or nil.
+func (p *pluginProcess) latestStatus() telegraf.Metric {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for i := len(p.lines) - 1; i >= 0; i-- {
-		if p.lines[i].Name() == oasis_signing.SummaryMeasurement {
+		if p.lines[i].Name() == "oasis_input" {
 			if _, ok := p.lines[i].GetField("last_height"); ok {
 				return p.lines[i]
 			}
@@ -94,40 +98,44 @@ func (p *pluginProcess) latestSummary() telegraf.Metric {
 	return nil
 }
 
-// summaries is how many oasis_signing summaries have arrived.
-func (p *pluginProcess) summaries() int {
+// gathers is how many gathers (oasis_input points) have arrived.
+func (p *pluginProcess) gathers() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	n := 0
 	for _, m := range p.lines {
-		if m.Name() == oasis_signing.SummaryMeasurement {
+		if m.Name() == "oasis_input" {
 			n++
 		}
 	}
 	return n
 }
 
-// summary asks for a gather and returns the newest oasis_signing summary
-// whose last_height is at least minHeight.
-func (p *pluginProcess) summary(t *testing.T, minHeight int64) telegraf.Metric {
+// summary asks for gathers until one's oasis_input point has a last_height
+// of at least minHeight and returns it with that gather's (first)
+// oasis_signing summary.
+func (p *pluginProcess) summary(t *testing.T, minHeight int64) (status, summary telegraf.Metric) {
 	t.Helper()
-	var found telegraf.Metric
 	wait.Until(t, func() bool {
-		before := p.summaries()
+		before := p.gathers()
 		_, _ = p.stdin.Write([]byte("\n"))
-		wait.Until(t, func() bool { return p.summaries() > before }, 10*time.Second, 10*time.Millisecond,
-			"a summary after asking the plugin for a gather")
+		wait.Until(t, func() bool { return p.gathers() > before }, 10*time.Second, 10*time.Millisecond,
+			"a gather after asking the plugin for one")
+		var cur telegraf.Metric
 		for _, m := range p.metrics() {
-			if m.Name() != oasis_signing.SummaryMeasurement {
-				continue
-			}
-			if h, ok := m.GetField("last_height"); ok && h.(int64) >= minHeight {
-				found = m
+			switch {
+			case m.Name() == "oasis_input":
+				cur = nil
+				if h, ok := m.GetField("last_height"); ok && h.(int64) >= minHeight {
+					cur = m
+				}
+			case m.Name() == oasis_signing.SummaryMeasurement && cur != nil:
+				status, summary, cur = cur, m, nil
 			}
 		}
-		return found != nil
-	}, 60*time.Second, 200*time.Millisecond, "a summary with last_height >= %d", minHeight)
-	return found
+		return summary != nil
+	}, 60*time.Second, 200*time.Millisecond, "a gather with last_height >= %d and a summary", minHeight)
+	return status, summary
 }
 
 // truth walks every block's commit independently of the plugin: for each
@@ -207,8 +215,8 @@ func TestExactAcrossKillAndRestart(t *testing.T) {
 `), 0o600))
 
 	first := startPluginProcess(t, bin, config)
-	s := first.summary(t, 1)
-	h := net.WaitForHeight(0, s.Fields()["last_height"].(int64)+5, time.Minute)
+	st, _ := first.summary(t, 1)
+	h := net.WaitForHeight(0, st.Fields()["last_height"].(int64)+5, time.Minute)
 
 	net.StopValidator(3)
 	h = net.WaitForHeight(0, h+6, time.Minute)
@@ -222,8 +230,8 @@ func TestExactAcrossKillAndRestart(t *testing.T) {
 	h = net.WaitForHeight(0, h+5, time.Minute)
 	net.StartValidator(3)
 	h = net.WaitForHeight(0, h+15, 2*time.Minute)
-	final := second.summary(t, h-2)
-	last := final.Fields()["last_height"].(int64)
+	finalStatus, final := second.summary(t, h-2)
+	last := finalStatus.Fields()["last_height"].(int64)
 	// A fresh plugin starts at the tip: the first height it accounts is
 	// the lowest per-height point.
 	start := last
@@ -241,7 +249,7 @@ func TestExactAcrossKillAndRestart(t *testing.T) {
 	require.Equal(t, want.signed, f["signed_total"], "signed_total")
 	require.Equal(t, want.missed, f["missed_total"], "missed_total")
 	require.Equal(t, want.proposed, f["proposed_total"], "proposed_total")
-	require.Equal(t, int64(0), f["skipped_heights_total"])
+	require.Equal(t, int64(0), finalStatus.Fields()["skipped_heights_total"])
 
 	// Per-height points: every height once (a height replayed after the kill
 	// repeats the identical point, which InfluxDB stores once).
