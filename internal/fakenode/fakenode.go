@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 
@@ -38,6 +39,7 @@ type Node struct {
 	validators    []*scheduler.Validator
 	validatorsErr error
 	calls         map[string]int
+	delays        map[string]time.Duration
 
 	// Chain holds the blocks, validator sets and node descriptors served.
 	Chain *Chain
@@ -138,10 +140,23 @@ func (n *Node) Calls(method string) int {
 	return n.calls[method]
 }
 
-func (n *Node) record(method string) {
+// Delay makes every call of method (as Calls names it) take d longer: a
+// slow or busy node. 0 ends it.
+func (n *Node) Delay(method string, d time.Duration) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	if n.delays == nil {
+		n.delays = map[string]time.Duration{}
+	}
+	n.delays[method] = d
+}
+
+func (n *Node) record(method string) {
+	n.mu.Lock()
 	n.calls[method]++
+	d := n.delays[method]
+	n.mu.Unlock()
+	time.Sleep(d)
 }
 
 // fakeControl implements the read-only half of the node controller; the

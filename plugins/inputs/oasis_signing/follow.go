@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/influxdata/telegraf"
+	consensus "github.com/oasisprotocol/oasis-core/go/consensus/api"
 
 	"github.com/oasis-mission-control/oasis-mission-control/internal/blockmeta"
 	"github.com/oasis-mission-control/oasis-mission-control/internal/nodeclient"
@@ -18,9 +19,16 @@ import (
 const fetchBatch = 32
 
 // maxBlockTries is how many times in a row following may fail on one
-// height's block, the node answering with an error each time, before that
-// height is given up: skipped and reported, so that following goes on.
+// height's block, the node answering with an error each time while it
+// serves other blocks, before that height is given up: skipped and
+// reported, so that following goes on.
 const maxBlockTries = 5
+
+// blockFailures are the failed attempts at one height's block.
+type blockFailures struct {
+	tries int
+	first time.Time // of the first failed attempt
+}
 
 // blockError is a failed call for one height's block.
 type blockError struct {
@@ -34,14 +42,18 @@ func (e *blockError) Unwrap() error { return e.err }
 // countFailure notes a failed attempt to follow. A block the node keeps
 // failing to serve (an error from the node, not a lost connection) is
 // given up after maxBlockTries: the next attempt skips it as it skips an
-// undecodable block. Called with s.mu held.
+// undecodable block. Only if the node served another block since that
+// height first failed, though: a node that fails every block (starting
+// up, its store unavailable) is down, not bad at one height, and giving
+// heights up then would lose them; it is retried, with up=0, until it
+// serves again. Called with s.mu held.
 func (s *OasisSigning) countFailure(acc telegraf.Accumulator, err error) {
 	var be *blockError
 	if !errors.As(err, &be) || nodeclient.Reason(err) != nodeclient.ReasonQueryFailed {
 		return
 	}
 	if s.blockFails == nil {
-		s.blockFails, s.badBlocks = map[int64]int{}, map[int64]error{}
+		s.blockFails, s.badBlocks = map[int64]*blockFailures{}, map[int64]error{}
 	}
 	for h := range s.badBlocks {
 		if h <= s.tracker.LastHeight {
@@ -53,8 +65,13 @@ func (s *OasisSigning) countFailure(acc telegraf.Accumulator, err error) {
 			delete(s.blockFails, h)
 		}
 	}
-	s.blockFails[be.height]++
-	if s.blockFails[be.height] >= maxBlockTries {
+	f := s.blockFails[be.height]
+	if f == nil {
+		f = &blockFailures{first: time.Now()}
+		s.blockFails[be.height] = f
+	}
+	f.tries++
+	if f.tries >= maxBlockTries && s.blockServed.After(f.first) {
 		s.badBlocks[be.height] = be.err
 		delete(s.blockFails, be.height)
 		acc.AddError(fmt.Errorf("block %d: the node failed to serve it %d times (%v); giving it up, its heights are not counted", be.height, maxBlockTries, be.err))
@@ -130,6 +147,7 @@ func (f *follower) follow(ctx context.Context) error {
 	f.s.mu.Lock()
 	f.s.streamHeight = tip // the stream starts here
 	f.s.mu.Unlock()
+	delivered := f.relay(sctx, blocks)
 	if err := f.catchUp(ctx, tip); err != nil {
 		return err
 	}
@@ -139,7 +157,7 @@ func (f *follower) follow(ctx context.Context) error {
 			return nil
 		case <-sctx.Done():
 			return errStreamStalled
-		case blk, ok := <-blocks:
+		case blk, ok := <-delivered:
 			if !ok {
 				switch {
 				case ctx.Err() != nil:
@@ -153,9 +171,6 @@ func (f *follower) follow(ctx context.Context) error {
 				return &nodeclient.ReachError{Reason: nodeclient.ReasonNotAnswering, Err: errors.New("block stream closed by the node")}
 			}
 			f.s.setTip(blk.Height, true)
-			f.s.mu.Lock()
-			f.s.streamHeight = blk.Height
-			f.s.mu.Unlock()
 			if blk.Height < f.nextNeeded() {
 				continue // already accounted
 			}
@@ -168,6 +183,33 @@ func (f *follower) follow(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// streamBuffer is how many delivered blocks the relay holds for a busy
+// follower (an hour of mainnet blocks is 600); a follower further behind
+// than that makes the stream look stalled, and is caught up by GetBlock.
+const streamBuffer = 1024
+
+// relay reads the block stream on its own, noting each block's arrival
+// (streamHeight, for checkStream) before handing it on: the stall check
+// then measures what the node delivered, not how far a follower busy with
+// slow calls got. The returned channel closes when the stream does.
+func (f *follower) relay(ctx context.Context, blocks <-chan *consensus.Block) <-chan *consensus.Block {
+	out := make(chan *consensus.Block, streamBuffer)
+	go func() {
+		defer close(out)
+		for blk := range blocks {
+			f.s.mu.Lock()
+			f.s.streamHeight, f.s.blockServed = blk.Height, time.Now()
+			f.s.mu.Unlock()
+			select {
+			case out <- blk:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out
 }
 
 // catchUp accounts every height up to to-1 (it needs block `to` for the
@@ -273,6 +315,9 @@ func (f *follower) fetch(ctx context.Context, from, to int64) (blocks []*blockme
 				callErrs[i] = &blockError{height: h, err: err}
 				return
 			}
+			f.s.mu.Lock()
+			f.s.blockServed = time.Now()
+			f.s.mu.Unlock()
 			blocks[i], decodeErrs[i] = blockmeta.Decode(blk)
 		}()
 	}

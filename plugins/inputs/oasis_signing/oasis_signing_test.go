@@ -360,6 +360,41 @@ func TestBlockTheNodeCannotServe(t *testing.T) {
 	require.GreaterOrEqual(t, n.Calls("GetBlock"), maxBlockTries, "tried before giving up")
 }
 
+// A node that fails every block it is asked for (starting up, its store
+// unavailable) is down, not bad at one height: nothing is given up however
+// often it fails, and once it serves again every height is accounted.
+func TestNodeFailingEveryBlockLosesNoHeight(t *testing.T) {
+	n := newChainNode(t)
+	healthy(n, 3)
+	r := startFake(t, n, filepath.Join(t.TempDir(), "state.json"), nil)
+	r.waitHeight(t, 2)
+	n.Stop()
+	healthy(n, 4) // heights 4..7, all of them failing
+	for h := int64(3); h <= 7; h++ {
+		n.Chain.FailBlock(h, errors.New("storage unavailable"))
+	}
+	n.Chain.StallStream(true) // nor does the stream deliver one
+	require.NoError(t, n.Restart())
+	require.Eventually(t, func() bool {
+		return n.Calls("GetBlock") >= 5*(maxBlockTries+2)
+	}, 20*time.Second, 20*time.Millisecond, "more failed attempts than maxBlockTries at each height")
+	for _, err := range errorsSoFar(r.acc) {
+		require.NotContains(t, err.Error(), "giving it up", "a node failing every block gives no height up")
+	}
+	require.Equal(t, int64(0), r.follower(t)["up"], "and says it can't follow")
+
+	for h := int64(3); h <= 7; h++ {
+		n.Chain.FailBlock(h, nil)
+	}
+	n.Chain.StallStream(false)
+	healthy(n, 1)
+	r.waitHeight(t, 7)
+	st := r.follower(t)
+	require.Equal(t, int64(1), st["up"])
+	require.Equal(t, uint64(0), st["skipped_heights_total"])
+	require.Equal(t, uint64(5), r.summary(t)["signed_total"], "heights 3..7, none lost")
+}
+
 // A block stream that stops delivering while the node's unary calls
 // answer used to look healthy: up=1, lag 0, totals frozen. Now each gather
 // also reads the node's height; a stream stallBlocks or more behind at two
@@ -398,6 +433,37 @@ func TestStalledStreamIsRestarted(t *testing.T) {
 	for h := int64(5); h <= 10; h++ {
 		require.Contains(t, points, h)
 	}
+}
+
+// A follower busy with slow calls (a validator set the node takes 1.5 s
+// to serve, at each of four set changes) while the stream delivers on
+// time is not a stalled stream: the stall check measures what the stream
+// delivered, not how far the follower got, so nothing is restarted.
+func TestBusyFollowerIsNotAStall(t *testing.T) {
+	n := newChainNode(t)
+	healthy(n, 3)
+	r := startFake(t, n, filepath.Join(t.TempDir(), "state.json"), nil)
+	r.waitHeight(t, 2)
+	n.Delay("GetValidators(consensus)", 1500*time.Millisecond)
+	for _, set := range [][]fakenode.Address{{us, b}, {us, c}, {us}, {us, b, c}} {
+		n.Chain.AddBlock(fakenode.Next{Set: set, Proposer: us, Signed: signedBy(all...)}) // 4..7, a new set each
+	}
+	healthy(n, 3) // 8..10
+	for range 3 {
+		time.Sleep(time.Second) // the follower is still at the first set changes
+		require.NoError(t, r.p.Gather(r.acc))
+	}
+	r.p.mu.Lock()
+	behind := r.p.tracker.LastHeight < 7
+	r.p.mu.Unlock()
+	require.True(t, behind, "the test gathered while the follower was busy")
+	n.Delay("GetValidators(consensus)", 0)
+	r.waitHeight(t, 9)
+	for _, err := range errorsSoFar(r.acc) {
+		require.NotContains(t, err.Error(), "stalled", "a busy follower is not a stalled stream")
+	}
+	require.Equal(t, uint64(0), r.follower(t)["skipped_heights_total"])
+	require.Equal(t, uint64(7), r.summary(t)["signed_total"], "heights 3..9, each once")
 }
 
 // A new chain (a network upgrade's dump-and-restore, a reset: new genesis,
