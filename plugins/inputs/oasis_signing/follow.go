@@ -390,7 +390,9 @@ func (f *follower) account(ctx context.Context, b *blockmeta.Block) error {
 // validatorSet is the set at b.Height, fetched when its hash is new.
 func (f *follower) validatorSet(ctx context.Context, b *blockmeta.Block) (map[blockmeta.Address]struct{}, error) {
 	if f.setHash != "" && b.ValidatorsHash != f.setHash {
-		f.s.refreshMonitored(ctx)
+		if err := f.s.refreshMonitored(ctx); err != nil {
+			return nil, err
+		}
 	}
 	f.setHash = b.ValidatorsHash
 	if set, ok := f.sets[b.ValidatorsHash]; ok {

@@ -7,11 +7,12 @@ import (
 	consensus "github.com/oasisprotocol/oasis-core/go/consensus/api"
 
 	"github.com/oasis-mission-control/oasis-mission-control/internal/blockmeta"
+	"github.com/oasis-mission-control/oasis-mission-control/internal/nodeclient"
 )
 
 // resolveMonitored maps the configured validators (by default the node's
-// own) to their CometBFT addresses, once; it is retried until the node
-// answers. An entity of entity_ids with no node in the validator set yet
+// own) to their CometBFT addresses, at the first connection (retried
+// until the node answers) and again at each reconnect (refreshMonitored). An entity of entity_ids with no node in the validator set yet
 // is not an error: it is logged, and refreshMonitored adds its validators
 // when the set changes.
 func (s *OasisSigning) resolveMonitored(ctx context.Context) error {
@@ -19,7 +20,9 @@ func (s *OasisSigning) resolveMonitored(ctx context.Context) error {
 	done := s.monitored != nil
 	s.mu.Unlock()
 	if done {
-		return nil
+		// A reconnect: the node may have come back with another identity
+		// (an upgrade, a new genesis), or a node joined meanwhile.
+		return s.refreshMonitored(ctx)
 	}
 	mon, missing, err := s.lookupMonitored(ctx)
 	if err != nil {
@@ -49,17 +52,23 @@ func (s *OasisSigning) resolveMonitored(ctx context.Context) error {
 	return nil
 }
 
-// refreshMonitored looks the configured validators up again (the follower
-// calls it when the validator set changes, i.e. at most once an epoch) and
+// refreshMonitored looks the configured validators up again (at each
+// reconnect, and when the validator set changes, i.e. at most once an
+// epoch) and
 // starts monitoring any new one: a node added to the entity, a new
 // consensus key after an identity change. It never drops one during a run:
 // a validator that left the set is the one whose account matters then. A
-// failed lookup keeps the monitored set as it is.
-func (s *OasisSigning) refreshMonitored(ctx context.Context) {
+// node that can't be reached is an error (following waits for it, and
+// looks up again then); a lookup the node answers with an error keeps the
+// monitored set as it is, with a warning.
+func (s *OasisSigning) refreshMonitored(ctx context.Context) error {
 	mon, _, err := s.lookupMonitored(ctx)
 	if err != nil {
-		s.Log.Warnf("looking up the monitored validators again after a validator set change: %v (keeping the current ones)", err)
-		return
+		if nodeclient.Reason(err) != nodeclient.ReasonQueryFailed {
+			return err
+		}
+		s.Log.Warnf("looking up the monitored validators again: %v (keeping the current ones)", err)
+		return nil
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -69,8 +78,9 @@ func (s *OasisSigning) refreshMonitored(ctx context.Context) {
 		}
 		s.monitored[addr] = id
 		s.tracker.Track(addr)
-		s.Log.Infof("now monitoring validator %s (node %s, entity %s): it joined the validator set", addr, id.NodeID, id.EntityID)
+		s.Log.Infof("now monitoring validator %s (node %s, entity %s): new since the last lookup (it joined the validator set, or the node has a new identity)", addr, id.NodeID, id.EntityID)
 	}
+	return nil
 }
 
 // lookupMonitored finds the CometBFT addresses of the configured

@@ -772,6 +772,55 @@ func TestEntityNodeJoinsTheSetLater(t *testing.T) {
 	require.NotContains(t, points, int64(5), "before it joined, no per-height point")
 }
 
+// A node that comes back with a new consensus key (an identity swap at an
+// upgrade) is picked up at the reconnect, not only at the next validator
+// set change: its heights from then on are accounted under its new
+// address.
+func TestNewConsensusKeyAfterANodeRestart(t *testing.T) {
+	n := newChainNode(t)
+	healthy(n, 3)
+	log := &testutil.CaptureLogger{}
+	r := startFake(t, n, filepath.Join(t.TempDir(), "state.json"), func(p *OasisSigning) { p.Log = log })
+	r.waitHeight(t, 2)
+	newKey := key("us consensus, after the upgrade")
+	us2 := fakenode.AddressOf(newKey)
+	set := []fakenode.Address{us2, b, c}
+	// Block 4 is in the new set and carries height 3's commit, by the old
+	// one; the plugin accounts 3 and then loses the node.
+	n.Chain.AddBlock(fakenode.Next{Set: set, Proposer: b, Signed: signedBy(all...)})
+	r.waitHeight(t, 3)
+	n.Stop()
+	d := usDescriptor()
+	d.Consensus.ID = newKey
+	n.Chain.AddNode(d)
+	for range 3 { // heights 5..7
+		n.Chain.AddBlock(fakenode.Next{Set: set, Proposer: b, Signed: signedBy(set...)})
+	}
+	require.NoError(t, n.Restart())
+	for range 3 { // 8..10: the first height accounted after the restart (4)
+		// is already in the new set, so no set change is seen from here on
+		n.Chain.AddBlock(fakenode.Next{Set: set, Proposer: b, Signed: signedBy(set...)})
+	}
+	r.waitHeight(t, 9)
+	require.Contains(t, strings.Join(func() []string {
+		var out []string
+		for _, m := range log.Messages() {
+			out = append(out, m.Text)
+		}
+		return out
+	}(), "\n"), "now monitoring validator "+hexAddr(us2))
+	var acc testutil.Accumulator
+	require.NoError(t, r.p.Gather(&acc))
+	var signed any
+	for _, m := range acc.Metrics {
+		if m.Measurement == SummaryMeasurement && m.Tags["consensus_address"] == hexAddr(us2) {
+			signed = m.Fields["signed_total"]
+			require.Equal(t, usNode.String(), m.Tags["node_id"])
+		}
+	}
+	require.Equal(t, uint64(6), signed, "heights 4..9 under the new key")
+}
+
 // A restart while the entity's node is out of the validator set (not
 // elected for an epoch) keeps its saved accounts: they are the ones it
 // resumes when it is back.

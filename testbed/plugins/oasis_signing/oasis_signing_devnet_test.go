@@ -34,7 +34,22 @@ type pluginProcess struct {
 	stdin io.WriteCloser
 	mu    sync.Mutex
 	lines []telegraf.Metric
+	log   bytes.Buffer // stderr: Telegraf's log lines
 	done  chan struct{}
+}
+
+// Write takes the process's stderr.
+func (p *pluginProcess) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.log.Write(b)
+}
+
+// stderr is what the process logged so far.
+func (p *pluginProcess) stderr() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.log.String()
 }
 
 func startPluginProcess(t testing.TB, bin, config string) *pluginProcess {
@@ -45,14 +60,13 @@ func startPluginProcess(t testing.TB, bin, config string) *pluginProcess {
 	require.NoError(t, err)
 	stdout, err := p.cmd.StdoutPipe()
 	require.NoError(t, err)
-	var stderr bytes.Buffer
-	p.cmd.Stderr = &stderr
+	p.cmd.Stderr = p
 	require.NoError(t, p.cmd.Start())
 	t.Cleanup(func() {
 		_ = p.cmd.Process.Kill()
 		<-p.done
 		if t.Failed() {
-			t.Logf("plugin stderr:\n%s", stderr.String())
+			t.Logf("plugin stderr:\n%s", p.stderr())
 		}
 	})
 	parser := &influx.Parser{}
@@ -112,9 +126,9 @@ func (p *pluginProcess) gathers() int {
 }
 
 // summary asks for gathers until one's oasis_input point has a last_height
-// of at least minHeight and returns it with that gather's (first)
-// oasis_signing summary.
-func (p *pluginProcess) summary(t *testing.T, minHeight int64) (status, summary telegraf.Metric) {
+// of at least minHeight and returns it with that gather's oasis_signing
+// summary of the validator at consensus address addr ("": the first).
+func (p *pluginProcess) summary(t *testing.T, minHeight int64, addr string) (status, summary telegraf.Metric) {
 	t.Helper()
 	wait.Until(t, func() bool {
 		before := p.gathers()
@@ -130,7 +144,9 @@ func (p *pluginProcess) summary(t *testing.T, minHeight int64) (status, summary 
 					cur = m
 				}
 			case m.Name() == oasis_signing.SummaryMeasurement && cur != nil:
-				status, summary, cur = cur, m, nil
+				if a, _ := m.GetTag("consensus_address"); addr == "" || a == addr {
+					status, summary, cur = cur, m, nil
+				}
 			}
 		}
 		return summary != nil
@@ -215,12 +231,12 @@ func TestExactAcrossKillAndRestart(t *testing.T) {
 `), 0o600))
 
 	first := startPluginProcess(t, bin, config)
-	st, _ := first.summary(t, 1)
+	st, _ := first.summary(t, 1, "")
 	h := net.WaitForHeight(0, st.Fields()["last_height"].(int64)+5, time.Minute)
 
 	net.StopValidator(3)
 	h = net.WaitForHeight(0, h+6, time.Minute)
-	first.summary(t, h-2) // the state file has heights into the outage
+	first.summary(t, h-2, "") // the state file has heights into the outage
 	h = net.WaitForHeight(0, h+4, time.Minute)
 	require.NoError(t, first.cmd.Process.Signal(syscall.SIGKILL)) // mid-span, with unsaved heights
 	<-first.done
@@ -230,7 +246,7 @@ func TestExactAcrossKillAndRestart(t *testing.T) {
 	h = net.WaitForHeight(0, h+5, time.Minute)
 	net.StartValidator(3)
 	h = net.WaitForHeight(0, h+15, 2*time.Minute)
-	finalStatus, final := second.summary(t, h-2)
+	finalStatus, final := second.summary(t, h-2, "")
 	last := finalStatus.Fields()["last_height"].(int64)
 	// A fresh plugin starts at the tip: the first height it accounts is
 	// the lowest per-height point.
@@ -285,4 +301,90 @@ func addrBytes(t *testing.T, hexAddr string) []byte {
 	require.NoError(t, err)
 	require.Len(t, b, 20)
 	return b
+}
+
+// An Oasis network upgrade is a dump-and-restore: a new genesis, a new
+// chain context, heights starting again. Here the devnet is re-created
+// with a new genesis at the same socket path, under a running oasis_signing
+// with its state file from the first chain: it says so (log and
+// chain_resets_total), never mixes the chains' heights, and accounts the
+// new chain exactly from where it met it.
+func TestNewGenesisUnderARunningPlugin(t *testing.T) {
+	sockets, err := os.MkdirTemp("", "omc") // socket paths are limited to 107 bytes
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(sockets) })
+	opts := devnettest.Options{Validators: 1, BlockInterval: 500 * time.Millisecond, EpochBlocks: 20, SocketDir: sockets}
+	chainA := devnettest.Start(t, opts)
+	bin := devnettest.BuildCommand(t, "./cmd/oasis-telegraf")
+	dir := t.TempDir()
+	config := filepath.Join(dir, "signing.conf")
+	require.NoError(t, os.WriteFile(config, []byte(`[[inputs.oasis_signing]]
+  address = "`+chainA.Address(0)+`"
+  state_file = "`+filepath.Join(dir, "state.json")+`"
+`), 0o600))
+	p := startPluginProcess(t, bin, config)
+
+	// Well into chain A, above the heights chain B will start from.
+	h := chainA.WaitForHeight(0, 40, 2*time.Minute)
+	stA, _ := p.summary(t, h-2, chainA.Validators[0].ConsensusAddress)
+	contextA := stA.Fields()["chain_context"]
+	require.NotEmpty(t, contextA)
+	require.Equal(t, int64(0), stA.Fields()["chain_resets_total"])
+	lastA := stA.Fields()["last_height"].(int64)
+	chainA.StopAll()
+
+	chainB := devnettest.Start(t, opts) // new keys, new genesis, same socket path
+	require.Equal(t, chainA.Address(0), chainB.Address(0))
+	c := chainB.Client(0)
+	contextB, err := c.ChainContext(context.Background())
+	require.NoError(t, err)
+	require.NotEqual(t, contextA, contextB)
+	hB := chainB.WaitForHeight(0, 15, time.Minute)
+	require.Less(t, hB, lastA, "chain B's heights are below the state's: the old code dropped them as accounted")
+
+	// The plugin reconnects on its own and starts a new account period.
+	ownB := chainB.Validators[0].ConsensusAddress // new keys: another validator
+	var stB, sumB telegraf.Metric
+	wait.Until(t, func() bool {
+		stB, sumB = p.summary(t, 1, ownB)
+		return stB.Fields()["chain_context"] == contextB
+	}, 90*time.Second, time.Second, "the plugin follows chain B")
+	require.Equal(t, int64(1), stB.Fields()["chain_resets_total"], "the new chain is counted")
+	require.Equal(t, int64(1), stB.Fields()["up"])
+	require.Equal(t, int64(0), stB.Fields()["skipped_heights_total"], "chain B's heights are not taken for pruning")
+	require.Contains(t, p.stderr(), "the node is on another chain")
+
+	// Chain B accounted exactly, from where the plugin met it: its totals
+	// (a new validator's, as the devnet made new keys) equal a count from
+	// every block's commit.
+	hB = chainB.WaitForHeight(0, hB+10, time.Minute)
+	stB, sumB = p.summary(t, hB-2, ownB)
+	lastB := stB.Fields()["last_height"].(int64)
+	startB := lastB
+	for _, m := range p.metrics() {
+		if m.Name() == oasis_signing.BlockMeasurement && m.Time().After(stA.Time()) {
+			startB = min(startB, m.Fields()["height"].(int64)-1)
+		}
+	}
+	want := groundTruth(t, c, addrBytes(t, ownB), startB+1, lastB)
+	t.Logf("chain A up to %d, chain B heights %d..%d: truth signed=%d missed=%d proposed=%d", lastA, startB+1, lastB, want.signed, want.missed, want.proposed)
+	require.Positive(t, want.signed)
+	require.Equal(t, want.signed, sumB.Fields()["signed_total"], "signed_total")
+	require.Equal(t, want.missed, sumB.Fields()["missed_total"], "missed_total")
+	require.Equal(t, want.proposed, sumB.Fields()["proposed_total"], "proposed_total")
+	// Chain A's validator stays monitored (a validator is never dropped
+	// during a run): on chain B it is, truthfully, out of the set.
+	ownA := chainA.Validators[0].ConsensusAddress
+	for _, m := range p.metrics() {
+		if m.Name() != oasis_signing.BlockMeasurement || !m.Time().After(stA.Time()) {
+			continue
+		}
+		switch m.Tags()["consensus_address"] {
+		case ownA:
+			require.Equal(t, int64(0), m.Fields()["in_validator_set"], "chain A's validator on chain B")
+		case ownB:
+		default:
+			t.Fatalf("a per-height point of an unknown validator: %v", m)
+		}
+	}
 }
