@@ -29,8 +29,10 @@ type Chain struct {
 	nodes     map[signature.PublicKey]*node.Node
 	watchers  map[chan *consensus.Block]struct{}
 	genesisAt time.Time
-	// failBlocks: heights whose GetBlock answers with an error.
+	// failBlocks: heights whose GetBlock answers with an error;
+	// failSets: heights whose validator set (GetValidators) does.
 	failBlocks map[int64]error
+	failSets   map[int64]error
 	// streamStalled: new blocks are not sent to block watchers.
 	streamStalled bool
 	// context is the chain context GetChainContext answers.
@@ -97,6 +99,21 @@ func (c *Chain) FailBlock(height int64, err error) {
 		return
 	}
 	c.failBlocks[height] = err
+}
+
+// FailValidators makes the consensus GetValidators at height answer err
+// (nil: serve it again).
+func (c *Chain) FailValidators(height int64, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.failSets == nil {
+		c.failSets = map[int64]error{}
+	}
+	if err == nil {
+		delete(c.failSets, height)
+		return
+	}
+	c.failSets[height] = err
 }
 
 // AddBlock appends a block and sends it to block watchers.
@@ -275,6 +292,9 @@ func (f *fakeConsensus) GetValidators(_ context.Context, height int64) (*consens
 	defer c.mu.Unlock()
 	h, err := f.height(height)
 	if err != nil {
+		return nil, err
+	}
+	if err := c.failSets[h]; err != nil {
 		return nil, err
 	}
 	var vs cmtproto.ValidatorSet

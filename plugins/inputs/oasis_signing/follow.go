@@ -282,6 +282,10 @@ func (f *follower) reportSkip(from, to int64, why string) {
 	f.s.mu.Lock()
 	f.s.tracker.Skip(to)
 	f.s.mu.Unlock()
+	if from+1 == to {
+		f.acc.AddError(fmt.Errorf("height %d not counted: %s", to, why))
+		return
+	}
 	f.acc.AddError(fmt.Errorf("heights %d to %d not counted: %s", from+1, to, why))
 }
 
@@ -398,13 +402,15 @@ func (f *follower) validatorSet(ctx context.Context, b *blockmeta.Block) (map[bl
 	if set, ok := f.sets[b.ValidatorsHash]; ok {
 		return set, nil
 	}
+	// A set the node can't serve is that height's failure, like its
+	// block's: given up after maxBlockTries (countFailure).
 	v, err := f.s.client.ConsensusValidators(ctx, b.Height)
 	if err != nil {
-		return nil, err
+		return nil, &blockError{height: b.Height, err: fmt.Errorf("its validator set: %w", err)}
 	}
 	set, err := blockmeta.ValidatorSet(v)
 	if err != nil {
-		return nil, err
+		return nil, &blockError{height: b.Height, err: fmt.Errorf("its validator set: %w", err)}
 	}
 	f.sets[b.ValidatorsHash] = set
 	if f.s.AllValidators {

@@ -360,6 +360,30 @@ func TestBlockTheNodeCannotServe(t *testing.T) {
 	require.GreaterOrEqual(t, n.Calls("GetBlock"), maxBlockTries, "tried before giving up")
 }
 
+// A height whose validator set the node can't serve is given up like a
+// block it can't serve: that height only (the one before it is accounted
+// from its own set and this block's commit), reported, and following goes
+// on.
+func TestValidatorSetTheNodeCannotServe(t *testing.T) {
+	n := newChainNode(t)
+	healthy(n, 3)
+	r := startFake(t, n, filepath.Join(t.TempDir(), "state.json"), nil)
+	r.waitHeight(t, 2)
+	n.Stop()
+	healthy(n, 1)                                                                                          // 4
+	n.Chain.AddBlock(fakenode.Next{Set: []fakenode.Address{us, b}, Proposer: b, Signed: signedBy(all...)}) // 5: a new set
+	healthy(n, 4)                                                                                          // 6..9
+	n.Chain.FailValidators(5, errors.New("state not available"))
+	require.NoError(t, n.Restart())
+	r.waitHeight(t, 8)
+
+	requireError(t, r.acc, "block 5: the node failed to serve it 5 times (its validator set: Consensus.GetValidators")
+	requireError(t, r.acc, "height 5 not counted: ")
+	require.Equal(t, uint64(1), r.follower(t)["skipped_heights_total"])
+	require.Equal(t, uint64(5), r.summary(t)["signed_total"], "3, 4 and 6..8; not 5")
+	require.NotContains(t, blockPoints(r.acc), int64(5))
+}
+
 // A node that fails every block it is asked for (starting up, its store
 // unavailable) is down, not bad at one height: nothing is given up however
 // often it fails, and once it serves again every height is accounted.
