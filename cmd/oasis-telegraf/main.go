@@ -166,13 +166,14 @@ func gatherOnce(s *shim.Shim, plugin telegraf.Input, wait time.Duration) int {
 }
 
 // awaitFollowing gathers a started service input every pollEvery until its
-// summary says it follows the node, and returns that summary. Our plugins
-// report up=1 when connected and lag_blocks, where they follow blocks, for
-// how far the last accounted height is behind the node's: it is 1 when
-// caught up (height H is accounted once block H+1 is in). An error the
-// input reports, the deadline and SIGINT/SIGTERM end the wait with an
-// error; the last summary is returned all the same, as a polling input's
-// up=0 is printed.
+// points say it follows the node, and returns that gather's points. Our
+// plugins report, on their oasis_input point, up=1 when following and
+// lag_blocks, where they follow blocks, for how far the last accounted
+// height is behind the node's: it is 1 when caught up (height H is
+// accounted once block H+1 is in). An error the input reports, the
+// deadline and SIGINT/SIGTERM end the wait with an error; the last
+// gather's points are returned all the same, as a polling input's up=0 is
+// printed.
 func awaitFollowing(s *shim.Shim, plugin telegraf.Input, errs *atomic.Int64, wait time.Duration) ([]telegraf.Metric, error) {
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()

@@ -46,6 +46,16 @@ func lastOf(measurement, where string, fields ...string) Query {
 	}
 }
 
+// perSigningInput is the last value of a field of the signing input's own
+// series (oasis_input), one per install (host) and node address: the
+// follower's state is not per validator, so the $node variable can't
+// select it.
+func perSigningInput(field string) Query {
+	q := lastOf("oasis_input", bySigningInput, field)
+	q.Text += ` GROUP BY "host", "address"`
+	return q
+}
+
 // whereTime adds Grafana's time range to a condition ("": none).
 func whereTime(where string) string {
 	if where == "" {
@@ -185,9 +195,9 @@ func signingDashboard() Dashboard {
 			{Title: "Proposed", Kind: Stat, Unit: "none", Thresholds: steps("blue"), Queries: []Query{lastOf("oasis_signing", byNode, "proposed_total")}},
 			{Title: "Last signed height", Kind: Stat, Unit: "none", Thresholds: steps("blue"), Queries: []Query{lastOf("oasis_signing", byNode, "last_signed_height")}},
 			{Title: "Follower lag", Kind: Stat, Unit: "none", Description: "Blocks between the node's tip and the last height accounted; 1 when current.",
-				Thresholds: steps("green", 3, "yellow", 10, "red"), Queries: []Query{lastOf("oasis_input", bySigningInput, "lag_blocks")}},
+				Thresholds: steps("green", 3, "yellow", 10, "red"), Queries: []Query{perSigningInput("lag_blocks")}},
 			{Title: "Heights never accounted", Kind: Stat, Unit: "none", Thresholds: steps("green", 1, "yellow"),
-				Queries: []Query{lastOf("oasis_input", bySigningInput, "skipped_heights_total")}},
+				Queries: []Query{perSigningInput("skipped_heights_total")}},
 		},
 	}
 }

@@ -36,9 +36,12 @@ func TestOnceAgainstRealNode(t *testing.T) {
 	require.NoError(t, parser.Init())
 	metrics, err := parser.Parse(out)
 	require.NoError(t, err)
-	require.Len(t, metrics, 1)
-	m := metrics[0]
+	require.Len(t, metrics, 2, "the node's point and the input's own")
+	m, input := metrics[0], metrics[1]
 	require.Equal(t, "oasis_node", m.Name())
+	require.Equal(t, "oasis_input", input.Name())
+	up, _ := input.GetField("up")
+	require.Equal(t, int64(1), up)
 
 	documented, err := docfields.Fields("../../plugins/inputs/oasis_node/README.md", "oasis_node")
 	require.NoError(t, err)

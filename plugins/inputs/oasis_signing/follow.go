@@ -24,15 +24,22 @@ const fetchBatch = 32
 // reported, so that following goes on.
 const maxBlockTries = 5
 
-// blockFailures are the failed attempts at one height's block.
+// blockFailures are the failed attempts at one height's block (or its
+// validator set).
 type blockFailures struct {
+	// tries counts the failures with evidence that the node was serving
+	// otherwise: the first, and each after which it served another block
+	// (or set) before failing again. Failures of a node that serves
+	// nothing (down, starting) don't count.
 	tries int
-	first time.Time // of the first failed attempt
+	last  time.Time // of the last failed attempt
 }
 
-// blockError is a failed call for one height's block.
+// blockError is a failed call for one height's block, or (set) for its
+// validator set.
 type blockError struct {
 	height int64
+	set    bool
 	err    error
 }
 
@@ -42,11 +49,11 @@ func (e *blockError) Unwrap() error { return e.err }
 // countFailure notes a failed attempt to follow. A block the node keeps
 // failing to serve (an error from the node, not a lost connection) is
 // given up after maxBlockTries: the next attempt skips it as it skips an
-// undecodable block. Only if the node served another block since that
-// height first failed, though: a node that fails every block (starting
-// up, its store unavailable) is down, not bad at one height, and giving
-// heights up then would lose them; it is retried, with up=0, until it
-// serves again. Called with s.mu held.
+// undecodable block. Only failures between which the node served other
+// blocks (for a validator set: other sets) count: a node that fails every
+// block (starting up, its store unavailable) is down, not bad at one
+// height, and giving heights up then would lose them; it is retried, with
+// up=0, until it serves again. Called with s.mu held.
 func (s *OasisSigning) countFailure(acc telegraf.Accumulator, err error) {
 	var be *blockError
 	if !errors.As(err, &be) || nodeclient.Reason(err) != nodeclient.ReasonQueryFailed {
@@ -67,11 +74,18 @@ func (s *OasisSigning) countFailure(acc telegraf.Accumulator, err error) {
 	}
 	f := s.blockFails[be.height]
 	if f == nil {
-		f = &blockFailures{first: time.Now()}
+		f = &blockFailures{}
 		s.blockFails[be.height] = f
 	}
-	f.tries++
-	if f.tries >= maxBlockTries && s.blockServed.After(f.first) {
+	served := s.blockServed
+	if be.set {
+		served = s.setServed
+	}
+	if f.last.IsZero() || served.After(f.last) {
+		f.tries++
+	}
+	f.last = time.Now()
+	if f.tries >= maxBlockTries {
 		s.badBlocks[be.height] = be.err
 		delete(s.blockFails, be.height)
 		acc.AddError(fmt.Errorf("block %d: the node failed to serve it %d times (%v); giving it up, its heights are not counted", be.height, maxBlockTries, be.err))
@@ -143,14 +157,22 @@ func (f *follower) follow(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	f.s.setTip(tip, true)
+	// Not up yet: a node that answers but serves no block is not followed.
+	f.s.setTip(tip, false)
 	f.s.mu.Lock()
 	f.s.streamHeight = tip // the stream starts here
 	f.s.mu.Unlock()
-	delivered := f.relay(sctx, blocks)
+	relayDone := make(chan struct{})
+	delivered := f.relay(sctx, blocks, relayDone)
+	// The relay ends when the stream does: end it, and wait, so that it
+	// never writes to the plugin after this follower.
+	defer func() { cancel(); <-relayDone }()
 	if err := f.catchUp(ctx, tip); err != nil {
 		return err
 	}
+	f.s.mu.Lock()
+	f.s.connected = true
+	f.s.mu.Unlock()
 	for {
 		select {
 		case <-ctx.Done():
@@ -193,13 +215,19 @@ const streamBuffer = 1024
 // relay reads the block stream on its own, noting each block's arrival
 // (streamHeight, for checkStream) before handing it on: the stall check
 // then measures what the node delivered, not how far a follower busy with
-// slow calls got. The returned channel closes when the stream does.
-func (f *follower) relay(ctx context.Context, blocks <-chan *consensus.Block) <-chan *consensus.Block {
+// slow calls got. The returned channel closes when the stream does, and
+// done when the relay has stopped.
+func (f *follower) relay(ctx context.Context, blocks <-chan *consensus.Block, done chan<- struct{}) <-chan *consensus.Block {
 	out := make(chan *consensus.Block, streamBuffer)
 	go func() {
+		defer close(done)
 		defer close(out)
 		for blk := range blocks {
 			f.s.mu.Lock()
+			if ctx.Err() != nil {
+				f.s.mu.Unlock()
+				return
+			}
 			f.s.streamHeight, f.s.blockServed = blk.Height, time.Now()
 			f.s.mu.Unlock()
 			select {
@@ -258,6 +286,9 @@ func (f *follower) catchUp(ctx context.Context, to int64) error {
 		if err != nil {
 			return err
 		}
+		s.mu.Lock()
+		s.connected = true // catching up is following: the node serves blocks
+		s.mu.Unlock()
 		for i, b := range batch {
 			if err := f.handle(ctx, h+int64(i), b, decodeErrs[i]); err != nil {
 				return err
@@ -403,15 +434,25 @@ func (f *follower) validatorSet(ctx context.Context, b *blockmeta.Block) (map[bl
 		return set, nil
 	}
 	// A set the node can't serve is that height's failure, like its
-	// block's: given up after maxBlockTries (countFailure).
+	// block's: given up after maxBlockTries (countFailure) if the node
+	// serves other sets meanwhile; the latest one is asked for as that
+	// evidence (a node failing every set is down, not bad at one height).
 	v, err := f.s.client.ConsensusValidators(ctx, b.Height)
 	if err != nil {
-		return nil, &blockError{height: b.Height, err: fmt.Errorf("its validator set: %w", err)}
+		if _, probe := f.s.client.ConsensusValidators(ctx, consensus.HeightLatest); probe == nil {
+			f.s.mu.Lock()
+			f.s.setServed = time.Now()
+			f.s.mu.Unlock()
+		}
+		return nil, &blockError{height: b.Height, set: true, err: fmt.Errorf("its validator set: %w", err)}
 	}
 	set, err := blockmeta.ValidatorSet(v)
 	if err != nil {
-		return nil, &blockError{height: b.Height, err: fmt.Errorf("its validator set: %w", err)}
+		return nil, &blockError{height: b.Height, set: true, err: fmt.Errorf("its validator set: %w", err)}
 	}
+	f.s.mu.Lock()
+	f.s.setServed = time.Now()
+	f.s.mu.Unlock()
 	f.sets[b.ValidatorsHash] = set
 	if f.s.AllValidators {
 		f.s.nameValidators(ctx, set, b.Height)

@@ -64,11 +64,12 @@ type OasisSigning struct {
 	// blockFails counts failed attempts in a row per height whose block
 	// the node answered with an error; badBlocks are the heights given up
 	// (countFailure); blockServed is when the node last served a block
-	// (GetBlock or the stream), the evidence that a failing height is bad
-	// rather than the node down.
+	// (GetBlock or the stream), setServed a validator set: the evidence
+	// that a failing height is bad rather than the node down.
 	blockFails  map[int64]*blockFailures
 	badBlocks   map[int64]error
 	blockServed time.Time
+	setServed   time.Time
 	// streamHeight is the last height the block stream delivered;
 	// stalledGathers counts gathers in a row in which the node's latest
 	// height (a unary call) was stallBlocks or more past it; restartStream

@@ -58,6 +58,8 @@ func gatherOne(t *testing.T, p *oasis_node.OasisNode) *testutil.Metric {
 	var acc testutil.Accumulator
 	require.NoError(t, p.Gather(&acc))
 	require.Empty(t, acc.Errors)
-	require.Len(t, acc.Metrics, 1)
+	require.Len(t, acc.Metrics, 2, "the node's point and the input's own oasis_input")
+	require.Equal(t, "oasis_input", acc.Metrics[1].Measurement)
+	require.Equal(t, int64(1), acc.Metrics[1].Fields["up"])
 	return acc.Metrics[0]
 }
