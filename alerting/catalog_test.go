@@ -44,6 +44,9 @@ type alertCase struct {
 	// second, can neither make it fire nor show that it stays quiet; its
 	// test feeds points live (TestDeadmen) and checks both.
 	live bool
+	// heartbeat: not an alert but the beat to an outside dead-man service
+	// (oasis_watchdog; TestWatchdog): no level, no message, no reminders.
+	heartbeat bool
 }
 
 // within is a step span from t to t+d.
@@ -87,10 +90,18 @@ func TestAlertFires(t *testing.T) {
 			k := startKapacitor(t, vars{c.task: c.vars}, nil, nil)
 			k.feed(t, s.lp(t))
 			id := c.alertID(rec, ev)
-			var got []event
+			var all []event
 			for _, e := range k.eventsOf(c.template) {
 				if e.ID == id {
-					got = append(got, e)
+					all = append(all, e)
+				}
+			}
+			// Reminders (TestReminders) of a fault longer than the task's
+			// remind_every are not state changes: the steps are those.
+			got, reminders := splitReminders(all)
+			for _, r := range reminders {
+				if !strings.Contains(r.Message, "(firing for ") {
+					t.Errorf("a reminder does not say for how long the alert has fired: %s", r.Message)
 				}
 			}
 			if err := matchSteps(got, steps); err != nil {
@@ -105,6 +116,19 @@ func TestAlertFires(t *testing.T) {
 			t.Logf("what the channels get (message; details):\n%s", showRendered(got))
 		})
 	}
+}
+
+// splitReminders separates an alert's events into its state changes and
+// its reminders: an event at the same level as the one before it.
+func splitReminders(evs []event) (changes, reminders []event) {
+	for i, e := range evs {
+		if i > 0 && e.Level == evs[i-1].Level && e.Level != "OK" {
+			reminders = append(reminders, e)
+			continue
+		}
+		changes = append(changes, e)
+	}
+	return changes, reminders
 }
 
 // levelWord is the first word of every alert message: the level, or
@@ -232,6 +256,14 @@ func TestEveryAlertIsProvenAndDocumented(t *testing.T) {
 		if !strings.Contains(string(runbook), `<a id="`+tmpl+`"></a>`) {
 			t.Errorf("docs/alerts.md has no runbook entry <a id=%q></a> for %s", tmpl, task)
 		}
+		// Every alert says how often it is sent again while unresolved.
+		hasRemind := false
+		for _, v := range tf.vars(t) {
+			hasRemind = hasRemind || v.Name == "remind_every"
+		}
+		if !hasRemind && !c.heartbeat {
+			t.Errorf("task %s sets no remind_every (see docs/alerts.md#reminders)", task)
+		}
 		// The defaults table shows every setting with its shipped value.
 		for _, v := range tf.vars(t) {
 			row := fmt.Sprintf("| `%s` | `%s` | `%s` |", task, v.Name, v.Value)
@@ -249,12 +281,23 @@ func TestEveryAlertIsProvenAndDocumented(t *testing.T) {
 	tmpls, _ := filepath.Glob(filepath.Join(repo, "kapacitor", "load", "templates", "*.tick"))
 	for _, f := range tmpls {
 		name := strings.TrimSuffix(filepath.Base(f), ".tick")
-		used := false
+		used, heartbeat := false, false
 		for _, c := range catalog {
 			used = used || c.template == name
+			heartbeat = heartbeat || (c.template == name && c.heartbeat)
 		}
 		if !used {
 			t.Errorf("template %s is used by no tested task", name)
+		}
+		b, _ := os.ReadFile(f)
+		if heartbeat {
+			continue
+		}
+		if !strings.Contains(string(b), "\nvar remind_every = ") || !strings.Contains(string(b), ".stateChangesOnly(remind_every)") {
+			t.Errorf("template %s does not send reminders: it needs var remind_every and .stateChangesOnly(remind_every)", name)
+		}
+		if !strings.Contains(string(b), `(firing for {{ .Duration.Round 1000000000 }})`) {
+			t.Errorf("template %s: a reminder's message must say for how long the alert has fired", name)
 		}
 	}
 }
@@ -294,6 +337,9 @@ func TestTickscriptsReadable(t *testing.T) {
 			if n := utf8.RuneCountInString(l); n > 120 {
 				t.Errorf("%s:%d: %d characters", f, i+1, n)
 			}
+		}
+		if !strings.Contains(string(b), "|alert()") && !strings.Contains(string(b), "|deadman(") {
+			continue // not an alert: the watchdog's heartbeat
 		}
 		for _, property := range []string{".message(", ".details("} {
 			if !strings.Contains(string(b), property) {

@@ -124,7 +124,7 @@ func TestChannels(t *testing.T) {
 		}
 	}
 	t.Logf("telegram (as Slack and Discord, and PagerDuty's summary and Opsgenie's message):\n  %s", strings.Join(texts, "\n  "))
-	wantText := "CRITICAL oasis_missed_consecutive: validator " + ev.DownConsensusAddr + " missed "
+	wantText := "CRITICAL oasis_missed_consecutive: validator " + ownAddress(rec, ev) + " missed "
 	if !containsPrefix(texts, wantText) {
 		t.Errorf("no telegram message starts %q:\n%s", wantText, strings.Join(texts, "\n"))
 	}

@@ -19,6 +19,37 @@ func hostOf(rec series) string {
 	return ""
 }
 
+// ownAddress is our validator's (validator 0's) consensus address, from its
+// recorded oasis_signing summaries.
+func ownAddress(rec series, ev events) string {
+	s := rec.only("oasis_signing").where("node_id", ev.OwnNodeID)
+	if len(s) == 0 {
+		return "no oasis_signing summary of our node recorded"
+	}
+	return s[0].Tags["consensus_address"]
+}
+
+// notOursDown is the recording's signing summaries from the healthy phase
+// until our own node was stopped: validator 3, tracked only because of
+// all_validators (monitored=0), is stopped and misses heights throughout;
+// our validator signs every height.
+func notOursDown(t *testing.T, rec series, ev events) series {
+	s := rec.between(at(ev.HealthyFrom), at(ev.Validator0Stopped)).only("oasis_signing")
+	var missed bool
+	for _, p := range s.where("consensus_address", ev.DownConsensusAddr) {
+		if p.Fields["monitored"] != int64(0) {
+			t.Fatalf("validator 3 is monitored in the recording: %v", p)
+		}
+		if n, _ := p.Fields["consecutive_missed"].(int64); n >= 10 {
+			missed = true
+		}
+	}
+	if !missed {
+		t.Fatal("validator 3 missed fewer than 10 heights in a row in the recording: this test could not fail")
+	}
+	return s
+}
+
 // inputOf is the recorded oasis_input series of one of our inputs (its
 // own status, one point per gather).
 func inputOf(rec series, input string) series {

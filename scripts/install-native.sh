@@ -189,6 +189,8 @@ KAPACITOR_OPSGENIE2_ENABLED=false
 KAPACITOR_OPSGENIE2_API_KEY=
 KAPACITOR_HTTPPOST_0_ENDPOINT=webhook
 KAPACITOR_HTTPPOST_0_URL=http://127.0.0.1:9/webhook-not-configured
+KAPACITOR_HTTPPOST_1_ENDPOINT=watchdog
+KAPACITOR_HTTPPOST_1_URL=http://127.0.0.1:9/watchdog-not-configured
 EOF
 env_file grafana.env <<EOF
 # Grafana's settings: its read-only InfluxDB user's password (the
