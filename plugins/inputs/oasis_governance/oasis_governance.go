@@ -20,6 +20,7 @@ import (
 	"github.com/oasis-mission-control/oasis-mission-control/internal/inputstatus"
 	"github.com/oasis-mission-control/oasis-mission-control/internal/nodeclient"
 	"github.com/oasis-mission-control/oasis-mission-control/internal/oasisid"
+	"github.com/oasis-mission-control/oasis-mission-control/internal/safetext"
 )
 
 //go:embed sample.conf
@@ -179,7 +180,7 @@ func (g *OasisGovernance) Gather(acc telegraf.Accumulator) error {
 				"epochs_left":                 left,
 				"target_consensus_version":    u.Target.ConsensusProtocol.String(),
 				"target_runtime_host_version": u.Target.RuntimeHostProtocol.String(),
-			}, map[string]string{"handler": string(u.Handler)}, now)
+			}, map[string]string{"handler": safetext.Clean(string(u.Handler), maxName)}, now)
 			if cur, ok := summary["next_upgrade_epochs_left"].(int64); !ok || left < cur {
 				summary["next_upgrade_epochs_left"] = left
 			}
@@ -189,6 +190,13 @@ func (g *OasisGovernance) Gather(acc telegraf.Accumulator) error {
 	return nil
 }
 
+// Longest title and name kept, in characters: a title fits a phone's
+// notification line with the rest of the message.
+const (
+	maxTitle = 120
+	maxName  = 64
+)
+
 func proposalFields(p *governance.Proposal, epoch int64) map[string]any {
 	f := map[string]any{
 		"state":         p.State.String(),
@@ -197,18 +205,20 @@ func proposalFields(p *governance.Proposal, epoch int64) map[string]any {
 		"closes_epoch":  int64(p.ClosesAt),
 		"epochs_left":   int64(p.ClosesAt) - epoch,
 	}
+	// Text the proposal's submitter chose is made inert for the alert
+	// channels (safetext) where it enters.
 	if m := p.Content.Metadata; m != nil {
-		f["title"] = m.Title
+		f["title"] = safetext.Clean(m.Title, maxTitle)
 	}
 	if u := p.Content.Upgrade; u != nil {
-		f["upgrade_handler"] = string(u.Handler)
+		f["upgrade_handler"] = safetext.Clean(string(u.Handler), maxName)
 		f["upgrade_epoch"] = int64(u.Epoch)
 	}
 	if c := p.Content.CancelUpgrade; c != nil {
 		f["cancels_proposal_id"] = int64(c.ProposalID)
 	}
 	if c := p.Content.ChangeParameters; c != nil {
-		f["parameters_module"] = c.Module
+		f["parameters_module"] = safetext.Clean(c.Module, maxName)
 	}
 	return f
 }

@@ -1,8 +1,10 @@
 package oasis_governance
 
 import (
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
 
@@ -73,6 +75,26 @@ func startNode(t *testing.T) *fakenode.Node {
 	l.Votes[3] = []*governance.VoteEntry{{Voter: ourAddr, Vote: governance.VoteNo}}
 	l.Upgrades = []*upgrade.Descriptor{&up}
 	return n
+}
+
+// A proposal's title and upgrade handler are chosen by whoever submits it:
+// they reach the operator's channels inert (no ping, no hidden link, no
+// forged line), and bounded.
+func TestUntrustedProposalTextIsInert(t *testing.T) {
+	n := startNode(t)
+	up := upgradeDescriptor("<!channel>", 130)
+	n.Ledger.Lock()
+	n.Ledger.Proposals[0].Content.Metadata.Title = "@everyone [Read first](https://evil.example)\nCRITICAL oasis_node_down: " + strings.Repeat("x", 200)
+	n.Ledger.Proposals[0].Content.Upgrade.Descriptor = up
+	n.Ledger.Upgrades = []*upgrade.Descriptor{&up}
+	n.Ledger.Unlock()
+	acc := acctest.Gather(t, newPlugin(t, n))
+	p := acctest.ByTags(acc, ProposalMeasurement, "proposal_id")["1"]
+	title := p.Fields["title"].(string)
+	require.True(t, strings.HasPrefix(title, "＠everyone ［Read first］(https[:]//evil.example) CRITICAL oasis＿node＿down: xxx"), title)
+	require.Equal(t, 120, utf8.RuneCountInString(title))
+	require.Equal(t, "‹!channel›", p.Fields["upgrade_handler"])
+	require.Contains(t, acctest.ByTags(acc, UpgradeMeasurement, "handler"), "‹!channel›")
 }
 
 func newPlugin(t *testing.T, n *fakenode.Node) *OasisGovernance {
