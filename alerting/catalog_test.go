@@ -296,6 +296,13 @@ func TestEveryAlertIsProvenAndDocumented(t *testing.T) {
 		if !strings.Contains(string(b), "\nvar remind_every = ") || !strings.Contains(string(b), ".stateChangesOnly(remind_every)") {
 			t.Errorf("template %s does not send reminders: it needs var remind_every and .stateChangesOnly(remind_every)", name)
 		}
+		// A level reached after a duration (stateDuration) holds across a
+		// restart only with a reset condition (TestRestartMidIncident).
+		if strings.Contains(string(b), "|stateDuration(") {
+			if !strings.Contains(string(b), ".critReset(") || (strings.Contains(string(b), ".warn(") && !strings.Contains(string(b), ".warnReset(")) {
+				t.Errorf("template %s: a duration-based level needs .critReset (and .warnReset with a warn level), or a restart sends a false recovery", name)
+			}
+		}
 		if !strings.Contains(string(b), `(firing for {{ .Duration.Round 1000000000 }})`) {
 			t.Errorf("template %s: a reminder's message must say for how long the alert has fired", name)
 		}
