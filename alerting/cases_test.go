@@ -62,25 +62,31 @@ var catalog = []alertCase{
 		task: "oasis_watchdog", template: "oasis_watchdog", live: true, heartbeat: true,
 	},
 	{
-		task: "oasis_plugin_errors_signing", template: "oasis_plugin_errors", recorded: true,
-		// Our node was down for 45 s: thresholds shortened to fit.
-		vars:    map[string]string{"warn_seconds": "10", "crit_seconds": "20"},
-		alertID: func(rec series, ev events) string { return inputAlertID("oasis_plugin_errors", "oasis_signing", rec) },
-		fault:   pluginDown(10, 20),
+		task: "oasis_plugin_errors_signing", template: "oasis_plugin_errors",
+		vars: map[string]string{"warn_seconds": "10", "crit_seconds": "20"},
+		alertID: func(rec series, ev events) string {
+			return inputAlertID("oasis_plugin_errors", "oasis_signing", rec)
+		},
+		fault:   inputQueryFailing("oasis_signing", 10, 20),
+		healthy: nodeOutage("oasis_signing"),
 	},
 	{
-		task: "oasis_plugin_errors_entity", template: "oasis_plugin_errors", recorded: true,
-		vars:    map[string]string{"warn_seconds": "10", "crit_seconds": "20"},
-		alertID: func(rec series, ev events) string { return inputAlertID("oasis_plugin_errors", "oasis_entity", rec) },
-		fault:   pluginDown(10, 20),
+		task: "oasis_plugin_errors_entity", template: "oasis_plugin_errors",
+		vars: map[string]string{"warn_seconds": "10", "crit_seconds": "20"},
+		alertID: func(rec series, ev events) string {
+			return inputAlertID("oasis_plugin_errors", "oasis_entity", rec)
+		},
+		fault:   inputQueryFailing("oasis_entity", 10, 20),
+		healthy: nodeOutage("oasis_entity"),
 	},
 	{
-		task: "oasis_plugin_errors_governance", template: "oasis_plugin_errors", recorded: true,
+		task: "oasis_plugin_errors_governance", template: "oasis_plugin_errors",
 		vars: map[string]string{"warn_seconds": "10", "crit_seconds": "20"},
 		alertID: func(rec series, ev events) string {
 			return inputAlertID("oasis_plugin_errors", "oasis_governance", rec)
 		},
-		fault: pluginDown(10, 20),
+		fault:   inputQueryFailing("oasis_governance", 10, 20),
+		healthy: nodeOutage("oasis_governance"),
 	},
 	{
 		task: "oasis_signing_state_unsaved", template: "oasis_signing_state_unsaved",

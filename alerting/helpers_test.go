@@ -84,19 +84,48 @@ func referenceOf(own series, ahead func(time.Time) int64) series {
 	})
 }
 
-// pluginDown is the recorded fault of our node stopping: every input
-// reports up=0 from the stop until the restart.
-func pluginDown(warnSeconds, critSeconds int) func(t *testing.T, rec series, ev events) (series, []step) {
+// inputQueryFailing is 6 minutes of an input's healthy oasis_input points
+// in which, for 2 minutes from the first, the node answers every read of
+// the input with an error (up=0, down_reason query_failed: a wrong entity
+// ID, a query the node refuses), as the input writes them then (derived:
+// the devnet answers every query).
+func inputQueryFailing(input string, warnSeconds, critSeconds int) func(t *testing.T, rec series, ev events) (series, []step) {
 	return func(t *testing.T, rec series, ev events) (series, []step) {
-		stop, start := at(ev.Validator0Stopped), at(ev.Validator0Started)
+		s := inputOf(healthyFor(rec, ev, 6*time.Minute), input)
+		from := s.first().Add(time.Minute)
+		to := from.Add(2 * time.Minute)
+		s = s.edit(func(_ int, p *point) {
+			if !p.Time.Before(from) && p.Time.Before(to) {
+				p.Fields["up"] = int64(0)
+				p.Fields["down_reason"] = "query_failed"
+				p.Fields["failed_reads"] = int64(1)
+			}
+		})
 		w, c := time.Duration(warnSeconds)*time.Second, time.Duration(critSeconds)*time.Second
-		// The first failed gather comes within a few seconds of the stop
-		// (oasis_signing notices when the block stream breaks).
-		return rec, []step{
-			within("WARNING", stop.Add(w), 10*time.Second),
-			within("CRITICAL", stop.Add(c), 10*time.Second),
-			within("OK", start.Add(-2*time.Second), 30*time.Second),
+		return s, []step{
+			within("WARNING", from.Add(w), 3*time.Second),
+			within("CRITICAL", from.Add(c), 3*time.Second),
+			within("OK", to, 3*time.Second),
 		}
+	}
+}
+
+// nodeOutage is an input's recorded oasis_input points around our node's
+// outage (45 s of up=0, no_socket): the node itself is down, which is
+// oasis_node_down's page, not one more per input.
+func nodeOutage(input string) func(t *testing.T, rec series, ev events) series {
+	return func(t *testing.T, rec series, ev events) series {
+		s := inputOf(rec.between(at(ev.Validator0Stopped).Add(-30*time.Second), at(ev.Validator0Started).Add(time.Minute)), input)
+		down := 0
+		for _, p := range s {
+			if p.Fields["up"] == int64(0) {
+				down++
+			}
+		}
+		if down < 5 {
+			t.Fatalf("only %d up=0 points of %s in the recorded outage: this test could not fail", down, input)
+		}
+		return s
 	}
 }
 

@@ -21,12 +21,15 @@ func TestRestartMidIncident(t *testing.T) {
 	for _, c := range []struct {
 		task, template, input string
 		id                    string
+		// down_reason of the fault: the node gone for oasis_node_down, the
+		// node refusing the input's reads for oasis_plugin_errors.
+		reason string
 		// Short thresholds, so CRITICAL fires well before the restart.
 		vars map[string]string
 	}{
-		{"oasis_node_down", "oasis_node_down", "", "oasis_node_down:" + ev.OwnNodeID,
+		{"oasis_node_down", "oasis_node_down", "", "oasis_node_down:" + ev.OwnNodeID, "no_socket",
 			map[string]string{"crit_seconds": "30"}},
-		{"oasis_plugin_errors_signing", "oasis_plugin_errors", "oasis_signing", inputAlertID("oasis_plugin_errors", "oasis_signing", rec),
+		{"oasis_plugin_errors_signing", "oasis_plugin_errors", "oasis_signing", inputAlertID("oasis_plugin_errors", "oasis_signing", rec), "query_failed",
 			map[string]string{"warn_seconds": "10", "crit_seconds": "30"}},
 	} {
 		t.Run(c.task, func(t *testing.T) {
@@ -41,7 +44,7 @@ func TestRestartMidIncident(t *testing.T) {
 			restartAt, to := from.Add(2*time.Minute), from.Add(5*time.Minute)
 			s = s.edit(func(_ int, p *point) {
 				if !p.Time.Before(from) && p.Time.Before(to) {
-					p.Fields = map[string]any{"up": int64(0), "down_reason": "no_socket"}
+					p.Fields = map[string]any{"up": int64(0), "down_reason": c.reason}
 				}
 			})
 			k := startKapacitor(t, vars{c.task: c.vars}, nil, nil)
