@@ -99,9 +99,19 @@ func TestAlertFires(t *testing.T) {
 			// Reminders (TestReminders) of a fault longer than the task's
 			// remind_every are not state changes: the steps are those.
 			got, reminders := splitReminders(all)
+			every := remindEvery(t, c.task, c.vars)
 			for _, r := range reminders {
 				if !strings.Contains(r.Message, "(firing for ") {
 					t.Errorf("a reminder does not say for how long the alert has fired: %s", r.Message)
+				}
+				if every == 0 {
+					t.Errorf("a repeated %s with remind_every 0s: a duplicate page at %s", r.Level, r.Time.Format(time.TimeOnly))
+				}
+			}
+			for i := 1; i < len(all); i++ {
+				if all[i].Level == all[i-1].Level && all[i].Level != "OK" && all[i].Time.Sub(all[i-1].Time) < every {
+					t.Errorf("%s repeated %s after the last message: sooner than remind_every %s (a duplicate page)",
+						all[i].Level, all[i].Time.Sub(all[i-1].Time), every)
 				}
 			}
 			if err := matchSteps(got, steps); err != nil {
@@ -116,6 +126,26 @@ func TestAlertFires(t *testing.T) {
 			t.Logf("what the channels get (message; details):\n%s", showRendered(got))
 		})
 	}
+}
+
+// remindEvery is a task's remind_every, as the test runs it (its vars
+// override the task file's).
+func remindEvery(t *testing.T, task string, vars map[string]string) time.Duration {
+	t.Helper()
+	value := vars["remind_every"]
+	if value == "" {
+		tf, _ := readTaskFile(t, filepath.Join(repo, "kapacitor", "load", "tasks", task+".yaml"))
+		for _, v := range tf.vars(t) {
+			if v.Name == "remind_every" {
+				value = v.Value
+			}
+		}
+	}
+	d, err := time.ParseDuration(strings.Trim(value, "'"))
+	if err != nil {
+		t.Fatalf("%s: remind_every %q: %v", task, value, err)
+	}
+	return d
 }
 
 // splitReminders separates an alert's events into its state changes and

@@ -12,39 +12,49 @@ import (
 // (critReset/warnReset), that sent a false RECOVERED (resolving the
 // PagerDuty incident) and paged again once the threshold had passed
 // anew. Now: one CRITICAL, then nothing until the fault is gone, then one
-// RECOVERED. For each alert built on a duration of the fault
-// (stateDuration), on our node down for 5 minutes of its healthy points
-// (derived), restarted 2 minutes into the outage.
+// RECOVERED. For alerts built on a duration of the fault (stateDuration),
+// on 5 minutes of a fault in healthy points (derived), restarted 2 minutes
+// into it.
 func TestRestartMidIncident(t *testing.T) {
 	skipReplays(t)
 	rec, ev := recording(t)
+	ownNode := func(d time.Duration) series {
+		return healthyFor(rec, ev, d).only("oasis_node").where("node_id", ev.OwnNodeID)
+	}
 	for _, c := range []struct {
-		task, template, input string
-		id                    string
-		// down_reason of the fault: the node gone for oasis_node_down, the
-		// node refusing the input's reads for oasis_plugin_errors.
-		reason string
+		task, template string
+		id             string
+		points         func(time.Duration) series
+		// fault turns a healthy point into one of the fault.
+		fault func(p *point)
 		// Short thresholds, so CRITICAL fires well before the restart.
 		vars map[string]string
 	}{
-		{"oasis_node_down", "oasis_node_down", "", "oasis_node_down:" + ev.OwnNodeID, "no_socket",
+		{"oasis_node_down", "oasis_node_down", "oasis_node_down:" + ev.OwnNodeID, ownNode,
+			func(p *point) { p.Fields = map[string]any{"up": int64(0), "down_reason": "no_socket"} },
 			map[string]string{"crit_seconds": "30"}},
-		{"oasis_plugin_errors_signing", "oasis_plugin_errors", "oasis_signing", inputAlertID("oasis_plugin_errors", "oasis_signing", rec), "query_failed",
+		{"oasis_plugin_errors_signing", "oasis_plugin_errors", inputAlertID("oasis_plugin_errors", "oasis_signing", rec),
+			func(d time.Duration) series { return inputOf(healthyFor(rec, ev, d), "oasis_signing") },
+			func(p *point) {
+				p.Fields = map[string]any{"up": int64(0), "down_reason": "query_failed", "failed_reads": int64(1)}
+			},
 			map[string]string{"warn_seconds": "10", "crit_seconds": "30"}},
+		{"oasis_not_synced", "oasis_not_synced", "oasis_not_synced:" + ev.OwnNodeID, ownNode,
+			func(p *point) { p.Fields["synced"] = int64(0); p.Fields["consensus_status"] = "syncing" },
+			map[string]string{"warn_seconds": "10", "crit_seconds": "30"}},
+		{"oasis_signing_state_unsaved", "oasis_signing_state_unsaved", "oasis_signing_state_unsaved:" + inputKey(rec, "oasis_signing"),
+			func(d time.Duration) series { return inputOf(healthyFor(rec, ev, d), "oasis_signing") },
+			func(p *point) { p.Fields["state_saved"] = int64(0) },
+			map[string]string{"crit_seconds": "30"}},
 	} {
 		t.Run(c.task, func(t *testing.T) {
 			t.Parallel()
-			var s series
-			if c.input == "" {
-				s = healthyFor(rec, ev, 9*time.Minute).only("oasis_node").where("node_id", ev.OwnNodeID)
-			} else {
-				s = inputOf(healthyFor(rec, ev, 9*time.Minute), c.input)
-			}
+			s := c.points(9 * time.Minute)
 			from := s.first().Add(time.Minute)
 			restartAt, to := from.Add(2*time.Minute), from.Add(5*time.Minute)
 			s = s.edit(func(_ int, p *point) {
 				if !p.Time.Before(from) && p.Time.Before(to) {
-					p.Fields = map[string]any{"up": int64(0), "down_reason": c.reason}
+					c.fault(p)
 				}
 			})
 			k := startKapacitor(t, vars{c.task: c.vars}, nil, nil)

@@ -91,14 +91,7 @@ type Next struct {
 func (c *Chain) FailBlock(height int64, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.failBlocks == nil {
-		c.failBlocks = map[int64]error{}
-	}
-	if err == nil {
-		delete(c.failBlocks, height)
-		return
-	}
-	c.failBlocks[height] = err
+	setFailure(&c.failBlocks, height, err)
 }
 
 // FailValidators makes the consensus GetValidators at height answer err
@@ -106,14 +99,19 @@ func (c *Chain) FailBlock(height int64, err error) {
 func (c *Chain) FailValidators(height int64, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.failSets == nil {
-		c.failSets = map[int64]error{}
-	}
+	setFailure(&c.failSets, height, err)
+}
+
+// setFailure records err as the answer at height in *m (nil: removes it).
+func setFailure(m *map[int64]error, height int64, err error) {
 	if err == nil {
-		delete(c.failSets, height)
+		delete(*m, height)
 		return
 	}
-	c.failSets[height] = err
+	if *m == nil {
+		*m = map[int64]error{}
+	}
+	(*m)[height] = err
 }
 
 // AddBlock appends a block and sends it to block watchers.

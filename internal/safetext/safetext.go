@@ -35,8 +35,13 @@ var lookalikes = strings.NewReplacer(
 func Clean(s string, max int) string {
 	s = strings.ToValidUTF8(s, "�")
 	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) || unicode.Is(unicode.Zl, r) || unicode.Is(unicode.Zp, r) {
+		switch {
+		case unicode.IsControl(r) || unicode.Is(unicode.Zl, r) || unicode.Is(unicode.Zp, r):
 			return ' '
+		case unicode.Is(unicode.Cf, r):
+			// Invisible format characters: a right-to-left override
+			// reorders how the line reads, a zero-width space hides text.
+			return -1
 		}
 		return r
 	}, s)

@@ -20,6 +20,7 @@ func TestCleanDisarmsEachChannelsMarkup(t *testing.T) {
 		"a &lt; b":                               "a ＆lt; b",
 		"line one\nCRITICAL forged\r\n\tline":    "line one CRITICAL forged line",
 		"bad \xff byte":                          "bad � byte",
+		"evil\u202etxt.exe and zero\u200bwidth":  "eviltxt.exe and zerowidth",
 	} {
 		require.Equal(t, want, Clean(in, 0), "Clean(%q)", in)
 	}
