@@ -44,7 +44,7 @@ test-unit:
 	scripts/test-all.sh -short
 
 ## demo: 4 real local validators -> Telegraf -> InfluxDB, with a health summary read back
-DEMO_SECONDS ?= 90
+DEMO_SECONDS ?= 180
 demo: deps build
 	scripts/stack-bins.sh >/dev/null
 	cd testbed && $(GO) run ./cmd/oasis-demo -seconds $(DEMO_SECONDS)

@@ -81,6 +81,8 @@ func TestChannels(t *testing.T) {
 		"KAPACITOR_TELEGRAM_URL":   apis.URL + "/telegram/bot",
 		"KAPACITOR_PAGERDUTY2_URL": apis.URL + "/pagerduty/v2/enqueue",
 		"KAPACITOR_OPSGENIE2_URL":  apis.URL + "/opsgenie/v2/alerts",
+		// The alert history's endpoint (Telegraf's listener in the stack).
+		"KAPACITOR_HTTPPOST_2_URL": apis.URL + "/history/oasis/alerts",
 	}
 	k := startKapacitor(t, nil, dotenv, kapacitorEnv)
 	k.feed(t, rec.lp(t))
@@ -124,12 +126,27 @@ func TestChannels(t *testing.T) {
 		}
 	}
 	t.Logf("telegram (as Slack and Discord, and PagerDuty's summary and Opsgenie's message):\n  %s", strings.Join(texts, "\n  "))
-	wantText := "CRITICAL oasis_missed_consecutive: validator " + ownAddress(rec, ev) + " missed "
+	wantText := "CRITICAL oasis_node_down: node " + ev.OwnNodeID + " not answering for "
 	if !containsPrefix(texts, wantText) {
 		t.Errorf("no telegram message starts %q:\n%s", wantText, strings.Join(texts, "\n"))
 	}
 	if !containsPrefix(texts, "INFO oasis_governance_new_proposal: proposal "+itoa(ev.ProposalID)) {
 		t.Errorf("INFO did not reach telegram")
+	}
+
+	// The alert history: every event, as Kapacitor's alert JSON with the
+	// fields Telegraf's listener reads (telegraf.conf: id, level, message,
+	// previousLevel, duration, time).
+	hist := apis.requests("history")
+	if len(hist) != len(all) {
+		t.Errorf("the alert history got %d events for %d alerts", len(hist), len(all))
+	}
+	for _, r := range hist {
+		for _, key := range []string{"id", "level", "message", "previousLevel", "duration", "time"} {
+			if _, ok := r.Body[key]; !ok {
+				t.Errorf("history event without %s: %v", key, r.Body)
+			}
+		}
 	}
 
 	// Slack: every event, one attachment coloured by level.

@@ -50,6 +50,37 @@ func notOursDown(t *testing.T, rec series, ev events) series {
 	return s
 }
 
+// monitoredDown is validator 3's recorded signing summaries, from the
+// healthy phase to the end, as if this install monitored it (monitored=1,
+// derived): it was stopped while our node followed the chain, so every
+// height it missed was seen live.
+func monitoredDown(rec series, ev events) series {
+	s := rec.between(at(ev.HealthyFrom), at(ev.End)).only("oasis_signing").where("consensus_address", ev.DownConsensusAddr)
+	return s.edit(func(_ int, p *point) { p.Fields["monitored"] = int64(1) })
+}
+
+// ownOutage is our validator's recorded signing summaries from the moment
+// its node was stopped to the end of the recording: the heights it
+// missed while its node was down are counted (consecutive_missed) but
+// unobserved (consecutive_missed_observed stays below the alert's lowest
+// threshold). It fails the test if the recording does not show both.
+func ownOutage(t *testing.T, rec series, ev events) series {
+	s := rec.between(at(ev.Validator0Stopped), at(ev.End)).only("oasis_signing").where("consensus_address", ownAddress(rec, ev))
+	var missed, unobserved bool
+	for _, p := range s {
+		if n, _ := p.Fields["consecutive_missed"].(int64); n >= 10 {
+			missed = true
+		}
+		if n, _ := p.Fields["missed_unobserved_total"].(int64); n >= 10 {
+			unobserved = true
+		}
+	}
+	if !missed || !unobserved {
+		t.Fatalf("our validator's outage in the recording shows no run of 10 missed heights (%v) or no unobserved ones (%v): this test could not fail", missed, unobserved)
+	}
+	return s
+}
+
 // inputOf is the recorded oasis_input series of one of our inputs (its
 // own status, one point per gather).
 func inputOf(rec series, input string) series {
@@ -101,10 +132,13 @@ func inputQueryFailing(input string, warnSeconds, critSeconds int) func(t *testi
 				p.Fields["failed_reads"] = int64(1)
 			}
 		})
+		// Thresholds half a gather short of whole gathers (2 s here): the
+		// first failed point comes 0 to 2 s after from, the threshold is
+		// crossed 1 s after it is due.
 		w, c := time.Duration(warnSeconds)*time.Second, time.Duration(critSeconds)*time.Second
 		return s, []step{
-			within("WARNING", from.Add(w), 3*time.Second),
-			within("CRITICAL", from.Add(c), 3*time.Second),
+			within("WARNING", from.Add(w), 5*time.Second),
+			within("CRITICAL", from.Add(c), 5*time.Second),
 			within("OK", to, 3*time.Second),
 		}
 	}

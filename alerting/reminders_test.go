@@ -28,13 +28,16 @@ func TestReminders(t *testing.T) {
 	got := k.eventsOf("oasis_node_down")
 	t.Logf("events:\n%s", show(got))
 
-	// CRITICAL after 30 s, reminders 2, 4 and 6 minutes after it, then OK.
-	crit := from.Add(30 * time.Second)
+	// CRITICAL after 25 s (at the first point past it: 2 s gathers, the
+	// first failed one 0 to 2 s after from), reminders 2, 4 and 6 minutes
+	// after it (each at the first point 2 minutes after the last sent, so
+	// up to a gather later each time), then OK.
+	crit := from.Add(25 * time.Second)
 	steps := []step{
-		within("CRITICAL", crit, 3*time.Second),
-		within("CRITICAL", crit.Add(2*time.Minute), 3*time.Second),
-		within("CRITICAL", crit.Add(4*time.Minute), 3*time.Second),
-		within("CRITICAL", crit.Add(6*time.Minute), 3*time.Second),
+		within("CRITICAL", crit, 5*time.Second),
+		within("CRITICAL", crit.Add(2*time.Minute), 7*time.Second),
+		within("CRITICAL", crit.Add(4*time.Minute), 9*time.Second),
+		within("CRITICAL", crit.Add(6*time.Minute), 11*time.Second),
 		within("OK", to, 3*time.Second),
 	}
 	if err := matchSteps(got, steps); err != nil {

@@ -140,8 +140,8 @@ func TestEmailChannel(t *testing.T) {
 			t.Logf("mail %d:\n  Subject: %s\n  %s", i, subject, strings.ReplaceAll(body, "\n", "\n  "))
 		}
 	}
-	if !strings.Contains(strings.Join(srv.mail, "\n"), "CRITICAL oasis_missed_consecutive") {
-		t.Errorf("no mail for the missed blocks")
+	if !strings.Contains(strings.Join(srv.mail, "\n"), "CRITICAL oasis_node_down") {
+		t.Errorf("no mail for our node's outage")
 	}
 	t.Logf("%d mails to %v", len(srv.mail), srv.rcpt[:1])
 }

@@ -151,6 +151,8 @@ OASIS_SLOW_INTERVAL=60s
 OASIS_SIGNING_ALL_VALIDATORS=false
 # Telegraf's health endpoint (outputs.health): 200 while writes keep up.
 TELEGRAF_HEALTH_ADDRESS=tcp://127.0.0.1:8080
+# Where Kapacitor posts the alert history (loopback only).
+OASIS_ALERT_HISTORY_ADDRESS=127.0.0.1:8186
 EOF
 kapacitor_bind=${KAPACITOR_URL#http://}
 kapacitor_bind=${kapacitor_bind%%/*}
@@ -191,6 +193,8 @@ KAPACITOR_HTTPPOST_0_ENDPOINT=webhook
 KAPACITOR_HTTPPOST_0_URL=http://127.0.0.1:9/webhook-not-configured
 KAPACITOR_HTTPPOST_1_ENDPOINT=watchdog
 KAPACITOR_HTTPPOST_1_URL=http://127.0.0.1:9/watchdog-not-configured
+KAPACITOR_HTTPPOST_2_ENDPOINT=history
+KAPACITOR_HTTPPOST_2_URL=http://127.0.0.1:8186/oasis/alerts
 EOF
 env_file grafana.env <<EOF
 # Grafana's settings: its read-only InfluxDB user's password (the

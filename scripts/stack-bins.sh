@@ -4,7 +4,8 @@
 # directory. No Docker engine needed: this is the stack tests and the demo run.
 #   influxd   github.com/influxdata/influxdb v1.8.10 (pure Go; v1.12 needs Rust flux)
 #   telegraf  github.com/influxdata/telegraf v1.37.2, only the plugins telegraf.conf uses
-#   oasis-telegraf and oasis-devnet from this repository (rebuilt: Go's cache makes it quick)
+#   oasis-telegraf, oasis-devnet and oasis-kapacitord (the alerting engine
+#   served live) from this repository (rebuilt: Go's cache makes it quick)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin="$PWD/.cache/bin"
@@ -13,7 +14,7 @@ mkdir -p "$bin"
 INFLUXDB_VERSION=v1.8.10
 TELEGRAF_VERSION=v1.37.2
 # Telegraf's custom build: exactly the plugins telegraf.conf configures.
-TELEGRAF_TAGS=custom,inputs.execd,inputs.internal,inputs.cpu,inputs.mem,inputs.disk,inputs.diskio,inputs.net,inputs.system,inputs.processes,inputs.procstat,outputs.influxdb,outputs.health
+TELEGRAF_TAGS=custom,inputs.execd,inputs.http_listener_v2,parsers.json_v2,inputs.internal,inputs.cpu,inputs.mem,inputs.disk,inputs.diskio,inputs.net,inputs.system,inputs.processes,inputs.procstat,outputs.influxdb,outputs.health
 
 build_pinned() { # name module version [tags]
   local name=$1 module=$2 version=$3 tags=${4:-}
@@ -30,4 +31,5 @@ build_pinned influxd github.com/influxdata/influxdb/cmd/influxd "$INFLUXDB_VERSI
 build_pinned telegraf github.com/influxdata/telegraf/cmd/telegraf "$TELEGRAF_VERSION" "$TELEGRAF_TAGS"
 go build -o "$bin/oasis-telegraf" ./cmd/oasis-telegraf
 (cd devnet && go build -o "$bin/oasis-devnet" ./cmd/oasis-devnet)
+(cd alerting && go build -o "$bin/oasis-kapacitord" ./cmd/oasis-kapacitord)
 echo "$bin"

@@ -3,6 +3,7 @@ package engine
 import (
 	"encoding"
 	"fmt"
+	"io"
 	"reflect"
 	"strconv"
 	"strings"
@@ -45,6 +46,10 @@ type Config struct {
 	PagerDuty2 pagerduty2.Config `toml:"pagerduty2"`
 	OpsGenie2  opsgenie2.Config  `toml:"opsgenie2"`
 	HTTPPost   httppost.Configs  `toml:"httppost"`
+
+	// LogOutput, if set, receives the engine's log instead of memory
+	// (oasis-kapacitord: stderr); Engine.Log is then empty.
+	LogOutput io.Writer `toml:"-"`
 }
 
 // NewConfig returns kapacitord's defaults for these sections.

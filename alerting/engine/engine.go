@@ -70,8 +70,12 @@ type Engine struct {
 // New wires the services for cfg; Open starts them and loads cfg.Load.Dir.
 func New(cfg Config) (*Engine, error) {
 	logs := &syncBuffer{}
+	var out io.Writer = logs
+	if cfg.LogOutput != nil {
+		out = cfg.LogOutput // a daemon's log is not kept in memory
+	}
 	diagCfg := diagnostic.NewConfig()
-	diag := diagnostic.NewService(diagCfg, logs, logs)
+	diag := diagnostic.NewService(diagCfg, out, out)
 	if err := diag.Open(); err != nil {
 		return nil, err
 	}

@@ -22,21 +22,34 @@ func FromCompose(composeFile, envFile string, vars map[string]string, dataDir st
 		return Config{}, fmt.Errorf("%s: kapacitor must load /etc/kapacitor/load (KAPACITOR_LOAD_ENABLED, KAPACITOR_LOAD_DIR)", composeFile)
 	}
 	root := filepath.Dir(composeFile)
-	loadDir := filepath.Join(root, "kapacitor", "load")
-	cfg := NewConfig(dataDir, loadDir)
 	// The configuration file the compose file mounts at
-	// /etc/kapacitor/kapacitor.conf, decoded as kapacitord decodes it.
-	conf := filepath.Join(root, "kapacitor", "kapacitor.conf")
-	if _, err := toml.DecodeFile(conf, &cfg); err != nil {
-		return Config{}, fmt.Errorf("%s: %w", conf, err)
-	}
-	if _, err := cfg.ApplyEnv(func(k string) string { return env[k] }); err != nil {
+	// /etc/kapacitor/kapacitor.conf, and the load directory it mounts at
+	// /etc/kapacitor/load, read from the repository.
+	cfg, err := FromFile(filepath.Join(root, "kapacitor", "kapacitor.conf"), filepath.Join(root, "kapacitor", "load"), dataDir,
+		func(k string) string { return env[k] })
+	if err != nil {
 		return Config{}, err
 	}
-	cfg.Load.Dir = loadDir // the mount's host side
 	// Nothing reads the HTTP API here (the load service uses its handler
 	// in-process): any free loopback port, so engines can run side by side.
 	cfg.HTTP.BindAddress = "127.0.0.1:0"
+	return cfg, nil
+}
+
+// FromFile builds the engine's config the way kapacitord reads its own:
+// conf decoded over kapacitord's defaults, then the KAPACITOR_* variables
+// getenv returns applied on top. The load directory is loadDir and every
+// file the engine keeps is under dataDir, whatever conf says (its paths
+// are the container's).
+func FromFile(conf, loadDir, dataDir string, getenv func(string) string) (Config, error) {
+	cfg := NewConfig(dataDir, loadDir)
+	if _, err := toml.DecodeFile(conf, &cfg); err != nil {
+		return Config{}, fmt.Errorf("%s: %w", conf, err)
+	}
+	if _, err := cfg.ApplyEnv(getenv); err != nil {
+		return Config{}, err
+	}
+	cfg.Load.Dir = loadDir
 	cfg.DataDir = dataDir
 	cfg.Storage.BoltDBPath = filepath.Join(dataDir, "kapacitor.db")
 	return cfg, nil

@@ -73,6 +73,9 @@ type Query struct {
 	Alias       string
 	// Table: the result is a table (one row per series), not time series.
 	Table bool
+	// FixedRange, when set, says why the query reads a window of its own
+	// instead of the dashboard's time range ($timeFilter).
+	FixedRange string
 }
 
 // Build returns the dashboard's JSON model as Grafana provisions it.

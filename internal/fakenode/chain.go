@@ -37,6 +37,9 @@ type Chain struct {
 	streamStalled bool
 	// context is the chain context GetChainContext answers.
 	context string
+	// wallClock: blocks are timed when they are made, not on the
+	// synthetic 500 ms schedule from genesisAt.
+	wallClock bool
 }
 
 // SetChainContext sets the chain's context (a new genesis has a new one).
@@ -169,6 +172,15 @@ func (c *Chain) AddNode(n *node.Node) {
 	c.nodes[n.ID] = n
 }
 
+// UseWallClock times the blocks made from now on when they are made, as a
+// real chain does (by default a block's time is a fixed schedule from
+// 2026-01-01: reproducible, but always in the past).
+func (c *Chain) UseWallClock() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.wallClock = true
+}
+
 // RemoveNode drops a node descriptor, as the registry does some time
 // after the node's registration expired.
 func (c *Chain) RemoveNode(id signature.PublicKey) {
@@ -179,6 +191,9 @@ func (c *Chain) RemoveNode(id signature.PublicKey) {
 
 func (c *Chain) buildLocked(h int64, n Next) *consensus.Block {
 	t := c.genesisAt.Add(time.Duration(h) * 500 * time.Millisecond)
+	if c.wallClock {
+		t = time.Now()
+	}
 	hdr := cmtproto.Header{Height: h, Time: t, ProposerAddress: n.Proposer[:], ValidatorsHash: setHash(n.Set)}
 	commit := cmtproto.Commit{}
 	if prevSet, ok := c.sets[h-1]; ok {

@@ -26,6 +26,13 @@ const (
 	Signed
 	// Missed: in the set, without a commit signature (absent or nil vote).
 	Missed
+	// MissedUnobserved is Missed at a height the monitor accounted only
+	// after a gap in following the node (Height.Unobserved): while our
+	// node, or the monitor, was down. It counts as missed everywhere; the
+	// observed figures (ConsecutiveMissedObserved, UptimeObserved) leave it
+	// out, so the alerts don't page again, after the node-down alert has
+	// recovered, for heights missed during that outage.
+	MissedUnobserved
 )
 
 // Account is one validator's signing record. Its exported fields are its
@@ -35,8 +42,13 @@ type Account struct {
 	MissedTotal       uint64 `json:"missed_total"`
 	ProposedTotal     uint64 `json:"proposed_total"`
 	ConsecutiveMissed uint64 `json:"consecutive_missed"`
-	LastSignedHeight  int64  `json:"last_signed_height"`
-	InValidatorSet    bool   `json:"in_validator_set"`
+	// MissedUnobservedTotal counts the missed heights that were
+	// MissedUnobserved; ConsecutiveMissedObserved is the run of missed
+	// heights up to the last height, counting only observed ones.
+	MissedUnobservedTotal     uint64 `json:"missed_unobserved_total"`
+	ConsecutiveMissedObserved uint64 `json:"consecutive_missed_observed"`
+	LastSignedHeight          int64  `json:"last_signed_height"`
+	InValidatorSet            bool   `json:"in_validator_set"`
 	// History holds the status of the last heights (up to 10,000), two bits
 	// each, oldest first, as a ring starting at HistoryStart.
 	History      []byte `json:"history"`
@@ -69,6 +81,16 @@ func (a *Account) push(s Status) {
 // was in the set that it signed, and how many of those heights there were.
 // With no such height the share is meaningless and ok is false.
 func (a *Account) Uptime(window int) (share float64, inSet int, ok bool) {
+	return a.uptime(window, true)
+}
+
+// UptimeObserved is Uptime without the MissedUnobserved heights: the share
+// of the heights the monitor saw live (or saw signed) that were signed.
+func (a *Account) UptimeObserved(window int) (share float64, counted int, ok bool) {
+	return a.uptime(window, false)
+}
+
+func (a *Account) uptime(window int, withUnobserved bool) (share float64, inSet int, ok bool) {
 	n := min(window, a.HistoryLen)
 	signed := 0
 	for i := a.HistoryLen - n; i < a.HistoryLen; i++ {
@@ -78,6 +100,10 @@ func (a *Account) Uptime(window int) (share float64, inSet int, ok bool) {
 			inSet++
 		case Missed:
 			inSet++
+		case MissedUnobserved:
+			if withUnobserved {
+				inSet++
+			}
 		}
 	}
 	if inSet == 0 {
@@ -100,6 +126,9 @@ type Height struct {
 	Set      map[blockmeta.Address]struct{}
 	Signers  func(blockmeta.Address) bool
 	Proposer blockmeta.Address
+	// Unobserved: the height is accounted in the catch-up after a gap in
+	// following the node (a reconnect, a restart), not as it was made.
+	Unobserved bool
 }
 
 // Tracker holds the accounts of the tracked validators and the last height
@@ -132,6 +161,7 @@ func (t *Tracker) NewChain(context string) {
 	t.LastHeight = 0
 	for _, a := range t.Accounts {
 		a.ConsecutiveMissed = 0
+		a.ConsecutiveMissedObserved = 0
 		a.LastSignedHeight = 0
 	}
 }
@@ -147,6 +177,9 @@ func (t *Tracker) Validate() error {
 	for addr, a := range t.Accounts {
 		if a == nil {
 			return fmt.Errorf("account %s is null", addr)
+		}
+		if a.ConsecutiveMissedObserved > a.ConsecutiveMissed || a.MissedUnobservedTotal > a.MissedTotal {
+			return fmt.Errorf("account %s: observed counts exceed the totals they are part of", addr)
 		}
 		if a.LastSignedHeight < 0 || a.LastSignedHeight > t.LastHeight {
 			return fmt.Errorf("account %s: last_signed_height %d is outside 0..%d", addr, a.LastSignedHeight, t.LastHeight)
@@ -205,6 +238,8 @@ func (t *Tracker) Apply(h Height, all bool) ([]Outcome, error) {
 			o.Status = NotInSet
 		} else if h.Signers(addr) {
 			o.Status = Signed
+		} else if h.Unobserved {
+			o.Status = MissedUnobserved
 		} else {
 			o.Status = Missed
 		}
@@ -235,9 +270,15 @@ func (a *Account) record(height int64, o Outcome) {
 	case Signed:
 		a.SignedTotal++
 		a.ConsecutiveMissed = 0
+		a.ConsecutiveMissedObserved = 0
 		a.LastSignedHeight = height
 	case Missed:
 		a.MissedTotal++
+		a.ConsecutiveMissed++
+		a.ConsecutiveMissedObserved++
+	case MissedUnobserved:
+		a.MissedTotal++
+		a.MissedUnobservedTotal++
 		a.ConsecutiveMissed++
 	}
 }

@@ -65,6 +65,46 @@ func TestAccounting(t *testing.T) {
 	require.Error(t, err, "a height is never applied twice")
 }
 
+func TestUnobservedMissesCountButAreSetApart(t *testing.T) {
+	tr := NewTracker()
+	tr.Track(us)
+	apply := func(h Height, unobserved bool) {
+		h.Unobserved = unobserved
+		_, err := tr.Apply(h, false)
+		require.NoError(t, err)
+	}
+	apply(height(1, true, true, other), false)
+	apply(height(2, true, false, other), false) // missed, seen live
+	apply(height(3, true, false, other), true)  // missed while nothing followed
+	apply(height(4, true, true, other), true)   // signed while nothing followed
+	apply(height(5, true, false, other), true)
+	apply(height(6, true, false, other), false)
+	a := tr.Accounts[us]
+	require.Equal(t, uint64(4), a.MissedTotal, "unobserved misses are misses")
+	require.Equal(t, uint64(2), a.MissedUnobservedTotal)
+	require.Equal(t, uint64(2), a.ConsecutiveMissed, "5 and 6")
+	require.Equal(t, uint64(1), a.ConsecutiveMissedObserved, "6 only")
+	share, n, ok := a.Uptime(100)
+	require.True(t, ok)
+	require.Equal(t, 6, n)
+	require.InDelta(t, 2.0/6, share, 1e-9)
+	share, n, ok = a.UptimeObserved(100)
+	require.True(t, ok)
+	require.Equal(t, 4, n, "heights 1, 2, 4, 6")
+	require.InDelta(t, 2.0/4, share, 1e-9)
+
+	// Persisted and resumed, the history keeps the difference.
+	b, err := json.Marshal(tr)
+	require.NoError(t, err)
+	var back Tracker
+	require.NoError(t, json.Unmarshal(b, &back))
+	require.NoError(t, back.Validate())
+	share, _, _ = back.Accounts[us].UptimeObserved(100)
+	require.InDelta(t, 2.0/4, share, 1e-9)
+	back.Accounts[us].MissedUnobservedTotal = 9
+	require.ErrorContains(t, back.Validate(), "observed counts exceed")
+}
+
 func TestAllValidatorsAndLeavingTheSet(t *testing.T) {
 	tr := NewTracker()
 	_, err := tr.Apply(height(1, true, true, other), true)

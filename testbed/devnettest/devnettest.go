@@ -195,6 +195,17 @@ func (n *Net) StopValidator(i int) {
 	}
 }
 
+// KillValidator ends validator i with SIGKILL, as a crash or the OOM
+// killer would; StartValidator starts it again.
+func (n *Net) KillValidator(i int) {
+	n.mu.Lock()
+	p, ok := n.procs[i]
+	n.mu.Unlock()
+	if ok {
+		p.Kill()
+	}
+}
+
 // knownShutdownRace reports whether a validator's log ends in CometBFT's
 // block-store-closed panic during shutdown, and nothing else.
 func knownShutdownRace(log string) bool {

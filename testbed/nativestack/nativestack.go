@@ -31,9 +31,6 @@ const (
 	GrafanaPassword   = "native-grafana-password"
 	KapacitorUser     = "kapacitor"
 	KapacitorPassword = "native-kapacitor-password"
-	// Where the subscription sends points (nothing listens there unless a
-	// test runs Kapacitor on it).
-	KapacitorURL = "http://127.0.0.1:9092"
 )
 
 // Bins builds the stack's binaries (scripts/stack-bins.sh in repo) and
@@ -55,8 +52,12 @@ func Bins(repo string) (string, error) {
 // its own and its ports on loopback.
 type Influx struct {
 	*proc.Process
-	URL  string
-	repo string
+	URL string
+	// KapacitorURL is where the subscription sends every point: a free
+	// loopback port, where NewKapacitor's oasis-kapacitord listens
+	// (nothing does unless a test or the demo starts it).
+	KapacitorURL string
+	repo         string
 }
 
 // NewInflux prepares influxd with data under dir, listening on 127.0.0.1:httpPort.
@@ -77,7 +78,12 @@ func NewInflux(repo, bins, dir string, httpPort int) (*Influx, error) {
 	}
 	p := proc.New("influxd", filepath.Join(dir, "influxd.log"), env,
 		filepath.Join(bins, "influxd"), "run", "-config", filepath.Join(repo, "influxdb", "influxdb.conf"))
-	return &Influx{Process: p, URL: "http://127.0.0.1:" + strconv.Itoa(httpPort), repo: repo}, nil
+	kapacitorPort, err := proc.FreePort()
+	if err != nil {
+		return nil, err
+	}
+	return &Influx{Process: p, URL: "http://127.0.0.1:" + strconv.Itoa(httpPort),
+		KapacitorURL: "http://127.0.0.1:" + strconv.Itoa(kapacitorPort), repo: repo}, nil
 }
 
 // Start starts influxd and waits until it answers /ping.
@@ -113,7 +119,7 @@ func (in *Influx) Bootstrap() error {
 	cmd.Env = append(os.Environ(),
 		"INFLUX_URL="+in.URL,
 		"INFLUX_DB="+Database,
-		"KAPACITOR_URL="+KapacitorURL,
+		"KAPACITOR_URL="+in.KapacitorURL,
 		"INFLUXDB_ADMIN_USER="+AdminUser,
 		"INFLUXDB_ADMIN_PASSWORD="+AdminPassword,
 		"INFLUX_PASSWORD="+WriterPassword,
@@ -173,6 +179,12 @@ func NewTelegraf(repo, bins string, in *Influx, o TelegrafOptions) (*proc.Proces
 		}
 		healthPort = port
 	}
+	// The alert history's listener: a free port unless o.Env sets one
+	// (a test that runs Kapacitor points its history endpoint there).
+	historyPort, err := proc.FreePort()
+	if err != nil {
+		return nil, err
+	}
 	config := o.ConfigFile
 	if config == "" {
 		config = filepath.Join(repo, "telegraf.conf")
@@ -188,7 +200,58 @@ func NewTelegraf(repo, bins string, in *Influx, o TelegrafOptions) (*proc.Proces
 		"INFLUX_URL=" + in.URL,
 		"INFLUX_USER=" + WriterUser,
 		"INFLUX_PASSWORD=" + WriterPassword,
+		"OASIS_ALERT_HISTORY_ADDRESS=127.0.0.1:" + strconv.Itoa(historyPort),
 	}, o.Env...)
 	return proc.New("telegraf", filepath.Join(o.StateDir, "telegraf.log"), env,
 		filepath.Join(bins, "telegraf"), "--config", config, "--config", filepath.Join(repo, "telegraf-native.conf")), nil
+}
+
+// Kapacitor is oasis-kapacitord (alerting/cmd/oasis-kapacitord): the
+// alerting engine with the repository's kapacitor.conf and load directory,
+// listening where in's subscription sends every point.
+type Kapacitor struct {
+	*proc.Process
+	URL string
+}
+
+// NewKapacitor prepares oasis-kapacitord for in, its state under dir; env
+// adds KAPACITOR_* settings (e.g. KAPACITOR_HTTPPOST_0_URL, where every
+// alert is posted).
+func NewKapacitor(repo, bins string, in *Influx, dir string, env []string) (*Kapacitor, error) {
+	u, err := url.Parse(in.KapacitorURL)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	p := proc.New("oasis-kapacitord", filepath.Join(dir, "kapacitord.log"), env,
+		filepath.Join(bins, "oasis-kapacitord"),
+		"-config", filepath.Join(repo, "kapacitor", "kapacitor.conf"),
+		"-load-dir", filepath.Join(repo, "kapacitor", "load"),
+		"-data-dir", filepath.Join(dir, "data"),
+		"-http", u.Host)
+	return &Kapacitor{Process: p, URL: in.KapacitorURL}, nil
+}
+
+// Start starts oasis-kapacitord and waits until it says every task runs
+// (its API answers /ping a little earlier, before the load directory is read).
+func (k *Kapacitor) Start() error {
+	if err := k.Process.Start(); err != nil {
+		return err
+	}
+	exited := k.Process.Exited()
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		select {
+		case <-exited:
+			return fmt.Errorf("oasis-kapacitord exited at start:\n%s", k.Log())
+		default:
+		}
+		if strings.Contains(k.Log(), "oasis-kapacitord: listening on") {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("oasis-kapacitord did not start its tasks within 60 s:\n%s", k.Log())
+		}
+	}
 }

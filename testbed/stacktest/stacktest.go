@@ -116,3 +116,19 @@ func StartTelegrafWith(t testing.TB, in *Influx, o nativestack.TelegrafOptions) 
 	}
 	return p
 }
+
+// StartKapacitor runs oasis-kapacitord with the repository's kapacitor.conf
+// and load directory where in's subscription sends every point; env adds
+// KAPACITOR_* settings.
+func StartKapacitor(t testing.TB, in *Influx, env ...string) *nativestack.Kapacitor {
+	t.Helper()
+	k, err := nativestack.NewKapacitor(devnettest.RepoRoot(), Bins(t), in.Influx, t.TempDir(), env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(k.Stop)
+	if err := k.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return k
+}

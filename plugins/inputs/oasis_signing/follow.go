@@ -105,6 +105,18 @@ type follower struct {
 	// setHash is the validator set hash of the last height accounted: a
 	// change (an epoch's new set) looks the monitored validators up again.
 	setHash string
+	// observedFrom is when this follower first found the node synced
+	// (zero until then): a height whose commit block is older was signed
+	// (or missed) while nothing followed a node able to take part (our
+	// node or the monitor was down, the connection lost, or the node, just
+	// restarted, was still syncing the blocks made meanwhile), and is
+	// accounted as unobserved (signing.Height.Unobserved). Block time, not
+	// the tip at connect: a node that restarts answers, and serves a tip
+	// far behind the network's, long before it can vote again.
+	observedFrom time.Time
+	// syncChecked is when IsSynced was last asked, while observedFrom is
+	// zero (at most once a second, however fast blocks arrive).
+	syncChecked time.Time
 }
 
 // run follows the node until ctx ends, starting again after any failure.
@@ -167,6 +179,7 @@ func (f *follower) follow(ctx context.Context) error {
 	// The relay ends when the stream does: end it, and wait, so that it
 	// never writes to the plugin after this follower.
 	defer func() { cancel(); <-relayDone }()
+	f.checkSynced(ctx)
 	if err := f.catchUp(ctx, tip); err != nil {
 		return err
 	}
@@ -193,6 +206,7 @@ func (f *follower) follow(ctx context.Context) error {
 				return &nodeclient.ReachError{Reason: nodeclient.ReasonNotAnswering, Err: errors.New("block stream closed by the node")}
 			}
 			f.s.setTip(blk.Height, true)
+			f.checkSynced(ctx)
 			if blk.Height < f.nextNeeded() {
 				continue // already accounted
 			}
@@ -380,6 +394,27 @@ func (f *follower) handle(ctx context.Context, h int64, b *blockmeta.Block, deco
 	return f.account(ctx, b)
 }
 
+// unobserved reports whether the height whose commit block b carries was
+// signed (or not) before this follower found the node synced: the votes
+// for height H are cast before block H+1, so b's time is when they were
+// made.
+func (f *follower) unobserved(b *blockmeta.Block) bool {
+	return f.observedFrom.IsZero() || b.Time.Before(f.observedFrom)
+}
+
+// checkSynced sets observedFrom once the node says it is synced. An error
+// is not reported here (the node's state is oasis_node's to report): the
+// heights stay unobserved, and it is asked again a second later.
+func (f *follower) checkSynced(ctx context.Context) {
+	if !f.observedFrom.IsZero() || time.Since(f.syncChecked) < time.Second {
+		return
+	}
+	f.syncChecked = time.Now()
+	if synced, err := f.s.client.IsSynced(ctx); err == nil && synced {
+		f.observedFrom = time.Now()
+	}
+}
+
 // account accounts height b.Height-1: its block is f.prev, its commit is in b.
 func (f *follower) account(ctx context.Context, b *blockmeta.Block) error {
 	prev := f.prev
@@ -393,10 +428,11 @@ func (f *follower) account(ctx context.Context, b *blockmeta.Block) error {
 	s := f.s
 	s.mu.Lock()
 	outcomes, err := s.tracker.Apply(signing.Height{
-		Height:   prev.Height,
-		Set:      set,
-		Signers:  b.Signed,
-		Proposer: prev.Proposer,
+		Height:     prev.Height,
+		Set:        set,
+		Signers:    b.Signed,
+		Proposer:   prev.Proposer,
+		Unobserved: f.unobserved(b),
 	}, s.AllValidators)
 	s.mu.Unlock()
 	if err != nil {
@@ -416,6 +452,7 @@ func (f *follower) account(ctx context.Context, b *blockmeta.Block) error {
 			"signed":           boolInt(o.Status == signing.Signed),
 			"proposed":         boolInt(o.Proposed),
 			"in_validator_set": boolInt(o.Status != signing.NotInSet),
+			"observed":         boolInt(!f.unobserved(b)),
 		}, tags, prev.Time)
 	}
 	f.prev = b

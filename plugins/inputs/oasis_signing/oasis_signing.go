@@ -271,10 +271,17 @@ func (s *OasisSigning) Gather(acc telegraf.Accumulator) error {
 			"consecutive_missed": a.ConsecutiveMissed,
 			"last_signed_height": a.LastSignedHeight,
 			"in_validator_set":   boolInt(a.InValidatorSet),
+			// What the signing alerts read: heights missed while nothing
+			// followed the node are left out (they belong to that outage).
+			"missed_unobserved_total":     a.MissedUnobservedTotal,
+			"consecutive_missed_observed": a.ConsecutiveMissedObserved,
 		}
 		for _, w := range signing.Windows {
 			if share, _, ok := a.Uptime(w); ok {
 				fields[fmt.Sprintf("uptime_%d", w)] = share
+			}
+			if share, _, ok := a.UptimeObserved(w); ok {
+				fields[fmt.Sprintf("uptime_observed_%d", w)] = share
 			}
 		}
 		acc.AddFields(SummaryMeasurement, fields, s.tags(addr), now)

@@ -279,6 +279,78 @@ func TestNodeRestartsMidStream(t *testing.T) {
 	require.NotEmpty(t, errorsSoFar(r.acc), "the outage was reported")
 }
 
+// Heights made while nothing followed a synced node are counted exactly,
+// and marked unobserved: the signing alerts read the observed figures, so
+// a node outage does not page a second time for its own missed heights.
+// A restarted node answers before it has synced (and can vote): heights
+// stay unobserved until it says it is synced.
+func TestHeightsMissedWhileTheNodeWasDownAreUnobserved(t *testing.T) {
+	n := newChainNode(t)
+	n.Chain.UseWallClock()
+	n.SetSynced(true, nil)
+	healthy(n, 3)
+	r := startFake(t, n, filepath.Join(t.TempDir(), "state.json"), nil)
+	healthy(n, 4)
+	r.waitHeight(t, 6)
+
+	n.Stop()
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		assert.Equal(c, int64(0), r.follower(c)["up"])
+	}, 5*time.Second, 20*time.Millisecond)
+	missed := fakenode.Next{Set: all, Proposer: b, Signed: signedBy(b, c)}
+	for range 5 { // blocks 8..12, made while the plugin can't see the node: heights 7..11 missed
+		n.Chain.AddBlock(missed)
+	}
+	n.SetSynced(false, nil) // restarted, it syncs first
+	require.NoError(t, n.Restart())
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		assert.Equal(c, int64(1), r.follower(c)["up"])
+	}, 5*time.Second, 20*time.Millisecond)
+	n.Chain.AddBlock(missed) // 13, carries 12: the node answers, but is not synced
+	r.waitHeight(t, 12)
+	n.SetSynced(true, nil)
+	// Synced: from the next check on, what the node sees is observed. Our
+	// validator still misses heights; the first observed one ends this.
+	var firstObserved int64
+	require.Eventually(t, func() bool {
+		n.Chain.AddBlock(missed)
+		for h, p := range blockPoints(r.acc) {
+			if p.Fields["observed"] == int64(1) && h > 6 && (firstObserved == 0 || h < firstObserved) {
+				firstObserved = h
+			}
+		}
+		return firstObserved != 0
+	}, 10*time.Second, 100*time.Millisecond, "a height followed live once the node is synced")
+	n.Chain.AddBlock(missed) // one more observed miss
+	last := n.Chain.Latest()
+	n.Chain.AddBlock(fakenode.Next{Set: all, Proposer: b, Signed: signedBy(all...)}) // height last: signed
+	r.waitHeight(t, last)
+
+	points := blockPoints(r.acc)
+	var unobserved, observed uint64
+	for h := int64(7); h < last; h++ {
+		p := points[h]
+		require.Equal(t, int64(0), p.Fields["signed"], "height %d", h)
+		if h < firstObserved {
+			require.Equal(t, int64(0), p.Fields["observed"], "height %d: made while the node was down or syncing", h)
+			unobserved++
+		} else {
+			require.Equal(t, int64(1), p.Fields["observed"], "height %d: followed live, the node synced", h)
+			observed++
+		}
+	}
+	require.GreaterOrEqual(t, unobserved, uint64(6), "7..12 at least")
+	require.Positive(t, observed)
+	f := r.summary(t)
+	require.Equal(t, unobserved+observed, f["missed_total"], "every missed height counts")
+	require.Equal(t, unobserved, f["missed_unobserved_total"])
+	require.Equal(t, uint64(0), f["consecutive_missed"], "signed at the last height")
+	require.Equal(t, uint64(0), f["consecutive_missed_observed"])
+	signed := 4 + 1 // 3..6 and the last
+	require.InDelta(t, float64(signed)/float64(signed+int(unobserved+observed)), f["uptime_100"], 1e-9)
+	require.InDelta(t, float64(signed)/float64(signed+int(observed)), f["uptime_observed_100"], 1e-9, "without the unobserved")
+}
+
 func TestValidatorLeavesAndRejoinsTheSet(t *testing.T) {
 	n := newChainNode(t)
 	healthy(n, 3)

@@ -1,16 +1,23 @@
 // Command oasis-demo runs Oasis Mission Control end to end on this machine,
 // no Docker needed: a four-validator devnet (real oasis-node validators),
-// InfluxDB and Telegraf with the repository's telegraf.conf, and prints a
-// health summary read back from InfluxDB every few seconds. It stops and
-// cleans up after -seconds, or on Ctrl-C.
+// InfluxDB and Telegraf with the repository's telegraf.conf, the alerting
+// engine live behind InfluxDB's subscription (oasis-kapacitord with the
+// repository's kapacitor.conf and alerts), and prints a health summary read
+// back from InfluxDB every few seconds and every alert as it fires. Unless
+// -fault=false, it stops validator 0 (our node) for a minute to show an
+// alert and its recovery. It stops and cleans up after -seconds, or on
+// Ctrl-C.
 //
 //	make demo      (builds the binaries, then runs: go run ./cmd/oasis-demo)
 package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -21,21 +28,23 @@ import (
 	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
 
 	"github.com/oasis-mission-control/oasis-mission-control/devnet/manifest"
+	"github.com/oasis-mission-control/oasis-mission-control/devnet/proc"
 	"github.com/oasis-mission-control/oasis-mission-control/testbed/nativestack"
 )
 
 func main() {
-	seconds := flag.Int("seconds", 90, "how long to run before stopping and cleaning up")
+	seconds := flag.Int("seconds", 180, "how long to run before stopping and cleaning up")
 	port := flag.Int("influx-port", 18086, "InfluxDB HTTP port on 127.0.0.1")
 	keep := flag.Bool("keep", false, "keep the data directory after stopping")
+	fault := flag.Bool("fault", true, "stop validator 0 (our node) at 40 s for 60 s, to show an alert and its recovery")
 	flag.Parse()
-	if err := run(time.Duration(*seconds)*time.Second, *port, *keep); err != nil {
+	if err := run(time.Duration(*seconds)*time.Second, *port, *keep, *fault); err != nil {
 		fmt.Fprintln(os.Stderr, "oasis-demo:", err)
 		os.Exit(1)
 	}
 }
 
-func run(duration time.Duration, port int, keep bool) error {
+func run(duration time.Duration, port int, keep, fault bool) error {
 	repo, err := repoRoot()
 	if err != nil {
 		return err
@@ -86,13 +95,40 @@ func run(duration time.Duration, port int, keep bool) error {
 		return err
 	}
 
+	// The alerts: oasis-kapacitord where InfluxDB's subscription sends
+	// every point; its webhook channel posts each alert here, to print.
+	hook, err := alertPrinter()
+	if err != nil {
+		return err
+	}
+	stops = append(stops, func() { _ = hook.Close() })
+	historyPort, err := proc.FreePort()
+	if err != nil {
+		return err
+	}
+	history := fmt.Sprintf("127.0.0.1:%d", historyPort)
+	k, err := nativestack.NewKapacitor(repo, bins, in, filepath.Join(dir, "kapacitor"), []string{
+		"KAPACITOR_HTTPPOST_0_URL=http://" + hook.Addr + "/alert",
+		"KAPACITOR_HTTPPOST_2_URL=http://" + history + "/oasis/alerts",
+		"KAPACITOR_HTTP_LOG_ENABLED=false",
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Println("starting the alerting engine (oasis-kapacitord) on", k.URL, "with kapacitor/load (log:", filepath.Join(dir, "kapacitor", "kapacitord.log")+")")
+	stops = append(stops, k.Stop)
+	if err := k.Start(); err != nil {
+		return err
+	}
+
 	stateDir := filepath.Join(dir, "telegraf")
 	if err := os.MkdirAll(stateDir, 0o700); err != nil {
 		return err
 	}
 	tg, err := nativestack.NewTelegraf(repo, bins, in, nativestack.TelegrafOptions{
 		Socket: net.Validators[0].Socket, Interval: 5 * time.Second, StateDir: stateDir,
-		Env: []string{"OASIS_NODE_PROCESS=oasis-devnet"},
+		Env: []string{"OASIS_NODE_PROCESS=oasis-devnet", "OASIS_NODE_ID=" + net.Validators[0].NodeID,
+			"OASIS_ALERT_HISTORY_ADDRESS=" + history},
 	})
 	if err != nil {
 		return err
@@ -103,8 +139,15 @@ func run(duration time.Duration, port int, keep bool) error {
 		return err
 	}
 
-	fmt.Printf("running for %s; Ctrl-C stops early. Query it meanwhile, e.g.\n  curl -u %s:%s '%s/query?db=telegraf' --data-urlencode 'q=SELECT last(*) FROM oasis_node'\n\n",
+	fmt.Printf("running for %s; Ctrl-C stops early. Query it meanwhile, e.g.\n  curl -u %s:%s '%s/query?db=telegraf' --data-urlencode 'q=SELECT last(*) FROM oasis_node'\n",
 		duration, nativestack.AdminUser, nativestack.AdminPassword, in.URL)
+	fmt.Printf("Alerts print here as they fire. Make one from another terminal:\n  %s stop -dir %s -index 0    (our node; then: start -dir %s -index 0)\n\n",
+		devnet, netDir, netDir)
+	var faultAt, restartAt <-chan time.Time
+	if fault {
+		faultAt = time.After(40 * time.Second)
+		fmt.Println("In 40 s the demo stops validator 0 (our node) for 60 s: oasis_node_down fires after 30 s, and recovers.")
+	}
 	client := influxdb2.NewClient(in.URL, nativestack.AdminUser+":"+nativestack.AdminPassword)
 	defer client.Close()
 	sig := make(chan os.Signal, 1)
@@ -122,6 +165,17 @@ func run(duration time.Duration, port int, keep bool) error {
 			return nil
 		case <-tick.C:
 			printSummary(client)
+		case <-faultAt:
+			fmt.Printf("%s  demo: stopping validator 0 (our node) for 60 s\n", time.Now().Format("15:04:05"))
+			if out, err := exec.Command(devnet, "stop", "-dir", netDir, "-index", "0").CombinedOutput(); err != nil {
+				return fmt.Errorf("oasis-devnet stop: %v\n%s", err, out)
+			}
+			restartAt = time.After(60 * time.Second)
+		case <-restartAt:
+			fmt.Printf("%s  demo: starting validator 0 again\n", time.Now().Format("15:04:05"))
+			if out, err := exec.Command(devnet, "start", "-dir", netDir, "-index", "0").CombinedOutput(); err != nil {
+				return fmt.Errorf("oasis-devnet start: %v\n%s", err, out)
+			}
 		}
 	}
 }
@@ -151,6 +205,35 @@ func printSummary(client influxdb2.Client) {
 	}
 	fmt.Printf("%s  node up=%v synced=%v height=%v | signing uptime(100)=%v signed=%v missed=%v | registration epochs left=%v\n",
 		time.Now().Format("15:04:05"), v["up"], v["synced"], v["latest_height"], v["uptime_100"], v["signed_total"], v["missed_total"], v["registration_epochs_left"])
+}
+
+// printer receives the alerts Kapacitor's webhook channel posts.
+type printer struct {
+	*http.Server
+	Addr string
+}
+
+// alertPrinter serves, on a free loopback port, an endpoint that prints
+// each alert Kapacitor posts (its alert JSON: level, message).
+func alertPrinter() (*printer, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var a struct {
+			Level   string    `json:"level"`
+			Message string    `json:"message"`
+			Time    time.Time `json:"time"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&a); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		fmt.Printf("%s  ALERT %s (observed %s)\n", time.Now().Format("15:04:05"), a.Message, a.Time.Local().Format("15:04:05"))
+	}), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	return &printer{Server: srv, Addr: ln.Addr().String()}, nil
 }
 
 // repoRoot is the checkout the demo runs from: the nearest directory at or
