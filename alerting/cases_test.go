@@ -63,6 +63,10 @@ var catalog = []alertCase{
 		task: "oasis_watchdog", template: "oasis_watchdog", live: true, heartbeat: true,
 	},
 	{
+		// The notice of a silence, on the wall clock (TestSilence).
+		task: "oasis_silence", template: "oasis_silence", live: true, silence: true,
+	},
+	{
 		task: "oasis_plugin_errors_signing", template: "oasis_plugin_errors",
 		vars: map[string]string{"warn_seconds": "9", "crit_seconds": "19"},
 		alertID: func(rec series, ev events) string {

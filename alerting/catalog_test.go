@@ -47,6 +47,9 @@ type alertCase struct {
 	// heartbeat: not an alert but the beat to an outside dead-man service
 	// (oasis_watchdog; TestWatchdog): no level, no message, no reminders.
 	heartbeat bool
+	// silence: the notice of a silence (oasis_silence; TestSilence): it
+	// holds the others back (.inhibit) instead of being held back.
+	silence bool
 }
 
 // within is a step span from t to t+d.
@@ -179,8 +182,10 @@ func checkRendered(t *testing.T, template string, e event) {
 	t.Helper()
 	runbook := "Runbook: docs/alerts.md#" + template
 	prefix := levelWord(e.Level) + " " + template + ": "
-	if !strings.HasPrefix(e.Message, prefix) || !strings.HasSuffix(e.Message, ". "+runbook) {
-		t.Errorf("%s %s: message does not read %q...%q: %s", e.ID, e.Level, prefix, ". "+runbook, e.Message)
+	// It ends with when the condition was observed: the event's time.
+	suffix := ". (observed " + e.Time.UTC().Format("2006-01-02 15:04:05") + " UTC) " + runbook
+	if !strings.HasPrefix(e.Message, prefix) || !strings.HasSuffix(e.Message, suffix) {
+		t.Errorf("%s %s: message does not read %q...%q: %s", e.ID, e.Level, prefix, suffix, e.Message)
 	}
 	if strings.Contains(e.Message, "\n") {
 		t.Errorf("%s %s: message spans lines: %q", e.ID, e.Level, e.Message)
@@ -311,10 +316,11 @@ func TestEveryAlertIsProvenAndDocumented(t *testing.T) {
 	tmpls, _ := filepath.Glob(filepath.Join(repo, "kapacitor", "load", "templates", "*.tick"))
 	for _, f := range tmpls {
 		name := strings.TrimSuffix(filepath.Base(f), ".tick")
-		used, heartbeat := false, false
+		used, heartbeat, silence := false, false, false
 		for _, c := range catalog {
 			used = used || c.template == name
 			heartbeat = heartbeat || (c.template == name && c.heartbeat)
+			silence = silence || (c.template == name && c.silence)
 		}
 		if !used {
 			t.Errorf("template %s is used by no tested task", name)
@@ -322,6 +328,15 @@ func TestEveryAlertIsProvenAndDocumented(t *testing.T) {
 		b, _ := os.ReadFile(f)
 		if heartbeat {
 			continue
+		}
+		// Every alert is held back by a silence (category 'oasis',
+		// inhibited by oasis_silence), but the silence's own notice.
+		if silence {
+			if !strings.Contains(string(b), ".inhibit('oasis')") {
+				t.Errorf("template %s: a silence must hold back category 'oasis' (.inhibit('oasis'))", name)
+			}
+		} else if !strings.Contains(string(b), ".category('oasis')") {
+			t.Errorf("template %s: no .category('oasis'): a silence (oasis_silence) would not hold it back", name)
 		}
 		if !strings.Contains(string(b), "\nvar remind_every = ") || !strings.Contains(string(b), ".stateChangesOnly(remind_every)") {
 			t.Errorf("template %s does not send reminders: it needs var remind_every and .stateChangesOnly(remind_every)", name)
@@ -333,7 +348,12 @@ func TestEveryAlertIsProvenAndDocumented(t *testing.T) {
 				t.Errorf("template %s: a duration-based level needs .critReset (and .warnReset with a warn level), or a restart sends a false recovery", name)
 			}
 		}
-		if !strings.Contains(string(b), `(firing for {{ .Duration.Round 1000000000 }})`) {
+		// A message says when its condition was observed: an alert that
+		// arrives late (points buffered through an InfluxDB outage) says so.
+		if !strings.Contains(string(b), `(observed {{ .Time.UTC.Format "2006-01-02 15:04:05" }} UTC)`) {
+			t.Errorf("template %s: the message must say when the condition was observed", name)
+		}
+		if !silence && !strings.Contains(string(b), `(firing for {{ .Duration.Round 1000000000 }})`) {
 			t.Errorf("template %s: a reminder's message must say for how long the alert has fired", name)
 		}
 	}

@@ -61,6 +61,7 @@ if [ -z "${OASIS_TELEGRAF:-}" ]; then
 	CGO_ENABLED=0 go build -trimpath -buildvcs=false -o "$OASIS_TELEGRAF" ./cmd/oasis-telegraf
 fi
 install -D -m 0755 "$OASIS_TELEGRAF" "$(d "$BINDIR")/oasis-telegraf"
+install -D -m 0755 scripts/oasis-silence.sh "$(d "$BINDIR")/oasis-silence"
 install -D -m 0644 influxdb/oasis-setup.sh "$(d "$SHAREDIR")/oasis-setup.sh"
 
 # Configuration: replaced at every install (edit copies, or send a patch).

@@ -115,9 +115,14 @@ func a(key string) float64 {
 var upDown = map[string]string{"0": "DOWN", "1": "UP"}
 var yesNo = map[string]string{"0": "no", "1": "yes"}
 
-// All returns every dashboard.
+// All returns every dashboard, its stat tiles reading only current data
+// (withStaleTiles).
 func All() []Dashboard {
-	return []Dashboard{overview(), signingDashboard(), stakeGovernance(), system(), network()}
+	var out []Dashboard
+	for _, d := range []Dashboard{overview(), signingDashboard(), stakeGovernance(), system(), network()} {
+		out = append(out, withStaleTiles(d))
+	}
+	return out
 }
 
 func overview() Dashboard {
@@ -166,12 +171,17 @@ func overview() Dashboard {
 			{Title: "Height and block age", Kind: TimeSeries, Unit: "s", Width: 24, Height: 7,
 				Thresholds: steps("green", a("oasis_block_stale.warn_age_seconds"), "yellow", a("oasis_block_stale.crit_age_seconds"), "red"),
 				Queries:    []Query{meanOf("oasis_node", byNode, "", "latest_block_age_seconds")}},
+			{Title: "Last data", Kind: Stat, Unit: "dateTimeFromNow", Width: 4, Height: 6, Thresholds: steps("blue"), TimeField: true,
+				Description: "When the newest point of the monitor's inputs was written: a few seconds ago while the pipeline runs; growing when it stopped (the other tiles then show no data).",
+				Queries: []Query{{Measurement: "oasis_input", Fields: []string{"up"},
+					FixedRange: "the age of the newest point, however old",
+					Text:       `SELECT last("up") AS "up" FROM "oasis_input" WHERE time > now() - 30d`}}},
 			{Title: "Alerts firing now", Kind: Stat, Unit: "none", Width: 4, Height: 6, Thresholds: steps("green", 1, "red"),
 				Description: "Alerts whose last event (of the last 30 days, whatever the time range) is not a recovery: WARNING, CRITICAL or INFO. From the alert history (docs/alert-history.md).",
 				Queries: []Query{{Measurement: "oasis_alert", Fields: []string{"message"}, Alias: "firing",
 					FixedRange: "an alert firing since before the dashboard's range still fires: its last event (a reminder at most remind_every ago, 24 h at most) is in the last 30 days",
-					Text: `SELECT count("message") AS "firing" FROM (SELECT last("message") AS "message", "level" FROM "oasis_alert" WHERE time > now() - 30d GROUP BY "id") WHERE "level" != 'OK'`}}},
-			{Title: "Recent alerts", Kind: Table, Unit: "none", Width: 20, Height: 6,
+					Text:       `SELECT count("message") AS "firing" FROM (SELECT last("message") AS "message", "level" FROM "oasis_alert" WHERE time > now() - 30d GROUP BY "id") WHERE "level" != 'OK'`}}},
+			{Title: "Recent alerts", Kind: Table, Unit: "none", Width: 16, Height: 6,
 				Description: "Every change of an alert's level in the time range, newest first, as the channels got it; the time is when the condition was observed. From the alert history (docs/alert-history.md).",
 				Queries: []Query{{Measurement: "oasis_alert", Table: true, Fields: []string{"message", "previous_level"},
 					Text: `SELECT "level", "message", "previous_level" AS "before" FROM "oasis_alert" WHERE $timeFilter ORDER BY time DESC LIMIT 50`}}},

@@ -8,6 +8,7 @@ package dashboards
 import (
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/grafana/grafana-foundation-sdk/go/cog"
 	"github.com/grafana/grafana-foundation-sdk/go/cog/variants"
@@ -54,6 +55,13 @@ type Panel struct {
 	// HighlightRowsBy (tables): a 0/1 column; rows where it is 1 are
 	// coloured, the column shows "ours".
 	HighlightRowsBy string
+	// NoValue is what the panel shows without data (stat tiles: "no data
+	// for 1m", see withStaleTiles); staleWindow is the window behind it.
+	NoValue     string
+	staleWindow time.Duration
+	// TimeField (stat): show the newest point's time, as an age ("20
+	// seconds ago"), instead of its value.
+	TimeField bool
 }
 
 // Step is one threshold step.
@@ -196,12 +204,20 @@ func (p Panel) builder(pos dashboard.GridPos, id int) (cog.Builder[dashboard.Pan
 	}
 	switch p.Kind {
 	case Stat:
-		return stat.NewPanelBuilder().Id(uint32(id)).Title(p.Title).Description(p.Description).
+		fields := "/.*/"
+		if p.TimeField {
+			fields = "/^Time$/" // Grafana's name for InfluxQL's time column
+		}
+		sb := stat.NewPanelBuilder().Id(uint32(id)).Title(p.Title).Description(p.Description).
 			Datasource(datasource()).GridPos(pos).Targets(p.targets()).
 			Unit(p.Unit).Thresholds(p.thresholds()).Mappings(p.mappings()).
 			ColorMode(common.BigValueColorModeBackground).
 			GraphMode(common.BigValueGraphModeNone).
-			ReduceOptions(common.NewReduceDataOptionsBuilder().Calcs([]string{"lastNotNull"}).Fields("/.*/")), nil
+			ReduceOptions(common.NewReduceDataOptionsBuilder().Calcs([]string{"lastNotNull"}).Fields(fields))
+		if p.NoValue != "" {
+			sb = sb.NoValue(p.NoValue)
+		}
+		return sb, nil
 	case TimeSeries:
 		tb := timeseries.NewPanelBuilder().Id(uint32(id)).Title(p.Title).Description(p.Description).
 			Datasource(datasource()).GridPos(pos).Targets(p.targets()).

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/oasis-mission-control/oasis-mission-control/internal/dashboards"
 	"github.com/oasis-mission-control/oasis-mission-control/testbed/stacktest"
+	"github.com/oasis-mission-control/oasis-mission-control/testbed/wait"
 )
 
 // grafanaMacros expands what Grafana's InfluxDB data source expands before
@@ -77,4 +79,39 @@ func hasValue(series []influxSeries) bool {
 		}
 	}
 	return false
+}
+
+// checkTilesGoStale: with the pipeline stopped, every "now" tile (a stat
+// panel reading only its measurement's last minutes, see
+// internal/dashboards withStaleTiles) stops returning a value, so Grafana
+// shows its "no data for ..." instead of the last value as if current.
+func checkTilesGoStale(t *testing.T, in *stacktest.Influx, vars map[string]string) {
+	t.Helper()
+	type tile struct{ where, text string }
+	var tiles []tile
+	for _, d := range dashboards.All() {
+		for _, p := range d.Panels {
+			if p.Kind != dashboards.Stat || p.NoValue == "" {
+				continue
+			}
+			for _, q := range p.Queries {
+				if strings.HasPrefix(q.FixedRange, "a now tile") {
+					tiles = append(tiles, tile{d.File + " / " + p.Title, grafanaMacros(q.Text, vars)})
+				}
+			}
+		}
+	}
+	if len(tiles) == 0 {
+		t.Fatal("no now tile: this check could not fail")
+	}
+	wait.Value(t, func() (bool, string) {
+		var current []string
+		for _, q := range tiles {
+			if hasValue(influxQL(t, in, q.text)) {
+				current = append(current, q.where)
+			}
+		}
+		return len(current) == 0, fmt.Sprintf("%d of %d tiles still show a value: %v", len(current), len(tiles), current)
+	}, 4*time.Minute, 5*time.Second, "every now tile goes stale once Telegraf is stopped")
+	t.Logf("all %d now tiles show no data", len(tiles))
 }

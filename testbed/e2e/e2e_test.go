@@ -186,6 +186,15 @@ func TestPipeline(t *testing.T) {
 	for h := before; h <= after; h++ {
 		require.True(t, heights[h], "height %d's point was lost during the outage (have %d of %d..%d)", h, len(heights), before, after)
 	}
+
+	// A dead pipeline looks dead: Telegraf stopped, every now tile of the
+	// dashboards shows "no data" within its window instead of the last
+	// value (the "Last data" tile shows its age, read over 30 days).
+	tg.Stop()
+	checkTilesGoStale(t, in, map[string]string{
+		"node":   net.Validators[0].NodeID,
+		"entity": net.Validators[0].EntityID,
+	})
 }
 
 func entityToken(t *testing.T, in *stacktest.Influx) string {

@@ -1,0 +1,133 @@
+package alerting
+
+import (
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// silence runs scripts/oasis-silence.sh against the engine's API, as an
+// operator runs it against kapacitord's.
+func (k *kapacitor) silence(t *testing.T, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("sh", append([]string{filepath.Join(repo, "scripts", "oasis-silence.sh")}, args...)...)
+	cmd.Env = append(cmd.Environ(), "KAPACITOR_URL=http://"+k.HTTPD.Addr().String())
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("oasis-silence.sh %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// TestSilence: scripts/oasis-silence.sh silences every alert for a planned
+// outage through Kapacitor's API. While it lasts, our node's outage pages
+// nobody (the alert is evaluated, and held back); `off` ends it; a
+// silence also ends on its own at its time, with a notice. Fed live: the
+// silence is on the wall clock.
+func TestSilence(t *testing.T) {
+	skipReplays(t)
+	rec, ev := recording(t)
+	node := healthyPhase(rec, ev).only("oasis_node").where("node_id", ev.OwnNodeID)
+	input := inputOf(healthyPhase(rec, ev), "oasis_node")
+	if len(node) == 0 || len(input) == 0 {
+		t.Fatal("no oasis_node points recorded")
+	}
+	k := startKapacitor(t, nil, nil, nil)
+	t0 := time.Now()
+	at := func(i int) time.Time { return t0.Add(time.Duration(i) * 2 * time.Second) }
+	// One gather: the node's point (up or down) and its input's status.
+	gather := func(i int, up bool) {
+		n, in := node[0], input[0]
+		n.Time, in.Time = at(i), at(i)
+		if !up {
+			n.Fields = map[string]any{"up": int64(0), "down_reason": "no_socket"}
+		}
+		k.write(t, series{n, in}.lp(t))
+	}
+	wantEvent := func(id, level string) event {
+		t.Helper()
+		var got event
+		waitUntil(t, 10*time.Second, func() error {
+			for _, e := range k.all() {
+				if e.ID == id && e.Level == level {
+					got = e
+					return nil
+				}
+			}
+			return fmt.Errorf("no %s event of %s:\n%s", level, id, show(k.all()))
+		})
+		return got
+	}
+	nodeDown := "oasis_node_down:" + ev.OwnNodeID
+
+	// A network upgrade: silenced for an hour, the node stops for a minute.
+	t.Log(k.silence(t, "1h", "network upgrade"))
+	gather(0, true)
+	notice := wantEvent("oasis_silence", "INFO")
+	t.Logf("notice: %s", notice.Message)
+	if !strings.Contains(notice.Message, "silenced until") || !strings.Contains(notice.Message, "(network upgrade)") {
+		t.Errorf("the notice does not say until when and why: %s", notice.Message)
+	}
+	for i := 1; i <= 30; i++ {
+		gather(i, false)
+	}
+	// Every point reached oasis_node_down, whose level is CRITICAL by now:
+	// it was held back, not missed.
+	waitUntil(t, 10*time.Second, func() error {
+		if n, err := k.AlertNodeCollected("oasis_node_down"); err != nil || n < 31 {
+			return fmt.Errorf("oasis_node_down evaluated %d points (%v)", n, err)
+		}
+		return nil
+	})
+	if got := k.eventsOf("oasis_node_down"); len(got) != 0 {
+		t.Fatalf("paged during the silence:\n%s", show(got))
+	}
+
+	// Over: the notice says so, the next change of a held-back alert is
+	// sent (here its recovery), and new faults page again.
+	t.Log(k.silence(t, "off"))
+	gather(31, true)
+	wantEvent("oasis_silence", "OK")
+	wantEvent(nodeDown, "OK")
+	for i := 32; i <= 50; i++ {
+		gather(i, false)
+	}
+	wantEvent(nodeDown, "CRITICAL")
+
+	// A silence ends on its own at its time, with a notice.
+	oks := func() (n int, last event) {
+		for _, e := range k.all() {
+			if e.ID == "oasis_silence" && e.Level == "OK" {
+				n, last = n+1, e
+			}
+		}
+		return n, last
+	}
+	before, _ := oks()
+	t.Log(k.silence(t, "2s", "a short test"))
+	started := time.Now()
+	i := 51
+	gather(i, false)
+	var over event
+	waitUntil(t, 10*time.Second, func() error {
+		i++
+		gather(i, false) // each gather evaluates the silence
+		time.Sleep(100 * time.Millisecond)
+		if n, last := oks(); n > before {
+			over = last
+			return nil
+		}
+		return fmt.Errorf("the 2 s silence has not ended:\n%s", show(k.all()))
+	})
+	// until is whole seconds: the silence lasts 1 to 2 s.
+	if d := time.Since(started); d < time.Second {
+		t.Errorf("the 2 s silence ended after %s", d)
+	}
+	if got := k.eventsOf("oasis_node_down"); got[len(got)-1].Level != "CRITICAL" {
+		t.Errorf("a still firing alert was sent during the short silence:\n%s", show(got))
+	}
+	t.Logf("over: %s\n%s", over.Message, show(k.all()))
+}

@@ -1,0 +1,77 @@
+#!/bin/sh
+# Oasis Mission Control: silence every alert for a planned outage (a
+# network upgrade's halt, maintenance), through Kapacitor's API: it sets
+# the vars of the oasis_silence task (kapacitor/load/templates/oasis_silence.tick),
+# which holds back every alert until the time given and then ends on its
+# own. docs/alerts.md#oasis_silence
+#
+#   oasis-silence.sh DURATION [REASON]   e.g. oasis-silence.sh 2h "network upgrade"
+#   oasis-silence.sh off                 end the silence now
+#
+# DURATION: a number and s, m, h or d (at most 7d). REASON: letters,
+# digits, spaces and . , : _ / ( ) - only (it is shown in the messages).
+# KAPACITOR_URL: Kapacitor's API, http://127.0.0.1:9092 by default (the
+# native install). OASIS_SILENCE_REMIND: how often the notice is repeated
+# while the silence lasts, 1h by default. With the compose stack, run it inside the container:
+#   docker compose exec -T kapacitor sh -s -- 2h "network upgrade" < scripts/oasis-silence.sh
+# A restart of Kapacitor ends any silence (the task file's until is 0).
+set -eu
+
+url=${KAPACITOR_URL:-http://127.0.0.1:9092}
+usage() {
+	echo "usage: oasis-silence.sh DURATION [REASON] | off   (e.g. oasis-silence.sh 2h \"network upgrade\")" >&2
+	exit 2
+}
+[ $# -ge 1 ] || usage
+
+if [ "$1" = off ]; then
+	until=0 until_text='' reason=''
+else
+	case "$1" in
+	*[!0-9smhd]* | [!0-9]* | *[smhd]?*) echo "oasis-silence: duration $1: want a number and s, m, h or d, e.g. 2h" >&2; exit 2 ;;
+	esac
+	n=${1%?}
+	case "$1" in
+	*s) secs=$n ;;
+	*m) secs=$((n * 60)) ;;
+	*h) secs=$((n * 3600)) ;;
+	*d) secs=$((n * 86400)) ;;
+	*) echo "oasis-silence: duration $1: want a number and s, m, h or d, e.g. 2h" >&2; exit 2 ;;
+	esac
+	if [ "$secs" -le 0 ] || [ "$secs" -gt 604800 ]; then
+		echo "oasis-silence: duration $1: between 1s and 7d (a longer silence is a monitor switched off)" >&2
+		exit 2
+	fi
+	reason=${2:-planned maintenance}
+	case "$reason" in
+	*[!A-Za-z0-9\ .,:_/\(\)-]*) echo "oasis-silence: reason: letters, digits, spaces and . , : _ / ( ) - only" >&2; exit 2 ;;
+	esac
+	until=$(( $(date +%s) + secs ))
+	until_text=$(date -u -d "@$until" '+%Y-%m-%d %H:%M:%S UTC')
+fi
+
+# Kapacitor applies new vars to a running task only when it is started
+# again: disable it (which lifts any silence), then enable it with them.
+remind=${OASIS_SILENCE_REMIND:-1h}
+patch() {
+	out=$(printf '%s' "$1" | curl -sS -X PATCH -H 'Content-Type: application/json' --data-binary @- \
+		-w '\n%{http_code}' "$url/kapacitor/v1/tasks/oasis_silence") || {
+		echo "oasis-silence: Kapacitor at $url: no answer (KAPACITOR_URL?)" >&2
+		exit 1
+	}
+	code=${out##*
+}
+	if [ "$code" != 200 ]; then
+		echo "oasis-silence: Kapacitor at $url answered $code: ${out%
+*}" >&2
+		exit 1
+	fi
+}
+patch '{"status":"disabled"}'
+patch "$(printf '{"status":"enabled","vars":{"until":{"type":"int","value":%s},"until_text":{"type":"string","value":"%s"},"reason":{"type":"string","value":"%s"},"remind_every":{"type":"duration","value":"%s"}}}' \
+	"$until" "$until_text" "$reason" "$remind")"
+if [ "$until" = 0 ]; then
+	echo "oasis-silence: no silence; alerts are sent as usual"
+else
+	echo "oasis-silence: alerts silenced until $until_text ($reason); oasis-silence.sh off ends it sooner"
+fi
