@@ -8,13 +8,16 @@
 #   oasis-silence.sh DURATION [REASON]   e.g. oasis-silence.sh 2h "network upgrade"
 #   oasis-silence.sh off                 end the silence now
 #
-# DURATION: a number and s, m, h or d (at most 7d). REASON: letters,
+# DURATION: a number and s, m, h or d (at most 7d; the silence is checked
+# every 10 s, so it ends up to 10 s after its time). REASON: letters,
 # digits, spaces and . , : _ / ( ) - only (it is shown in the messages).
 # KAPACITOR_URL: Kapacitor's API, http://127.0.0.1:9092 by default (the
 # native install). OASIS_SILENCE_REMIND: how often the notice is repeated
 # while the silence lasts, 1h by default. With the compose stack, run it inside the container:
 #   docker compose exec -T kapacitor sh -s -- 2h "network upgrade" < scripts/oasis-silence.sh
 # A restart of Kapacitor ends any silence (the task file's until is 0).
+# Needs curl and GNU or BusyBox date (date -d @N), as Debian, Ubuntu and
+# the kapacitor image have.
 set -eu
 
 url=${KAPACITOR_URL:-http://127.0.0.1:9092}
@@ -31,6 +34,13 @@ else
 	*[!0-9smhd]* | [!0-9]* | *[smhd]?*) echo "oasis-silence: duration $1: want a number and s, m, h or d, e.g. 2h" >&2; exit 2 ;;
 	esac
 	n=${1%?}
+	# Decimal, whatever leading zeros (the shell reads 010 as octal), and
+	# short enough not to overflow.
+	n=$(printf '%s' "$n" | sed 's/^0*//')
+	if [ -z "$n" ] || [ ${#n} -gt 7 ]; then
+		echo "oasis-silence: duration $1: between 1s and 7d (a longer silence is a monitor switched off)" >&2
+		exit 2
+	fi
 	case "$1" in
 	*s) secs=$n ;;
 	*m) secs=$((n * 60)) ;;
@@ -53,6 +63,14 @@ fi
 # Kapacitor applies new vars to a running task only when it is started
 # again: disable it (which lifts any silence), then enable it with them.
 remind=${OASIS_SILENCE_REMIND:-1h}
+case "$remind" in
+[0-9]*[smh]) case "${remind%?}" in *[!0-9]*) remind=bad ;; esac ;;
+*) remind=bad ;;
+esac
+if [ "$remind" = bad ]; then
+	echo "oasis-silence: OASIS_SILENCE_REMIND: a number and s, m or h, e.g. 1h" >&2
+	exit 2
+fi
 patch() {
 	out=$(printf '%s' "$1" | curl -sS -X PATCH -H 'Content-Type: application/json' --data-binary @- \
 		-w '\n%{http_code}' "$url/kapacitor/v1/tasks/oasis_silence") || {
@@ -68,6 +86,7 @@ patch() {
 	fi
 }
 patch '{"status":"disabled"}'
+# Disabled, the task holds nothing back: if enabling fails, alerts are sent.
 patch "$(printf '{"status":"enabled","vars":{"until":{"type":"int","value":%s},"until_text":{"type":"string","value":"%s"},"reason":{"type":"string","value":"%s"},"remind_every":{"type":"duration","value":"%s"}}}' \
 	"$until" "$until_text" "$reason" "$remind")"
 if [ "$until" = 0 ]; then

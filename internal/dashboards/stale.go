@@ -16,7 +16,9 @@ import (
 // staleAfter is how old a measurement's newest point may be before its
 // tiles show "no data": a minute for what is gathered every 10 s (the
 // node, signing and system inputs: five gathers missed), three for the
-// entity and governance inputs' 60 s (two missed).
+// entity and governance inputs' 60 s (two missed). They assume the
+// default intervals (TELEGRAF_INTERVAL 10s, OASIS_SLOW_INTERVAL 60s):
+// docs/dashboards.md says so.
 var staleAfter = map[string]time.Duration{
 	"oasis_node": time.Minute, "oasis_signing": time.Minute, "oasis_signing_block": time.Minute, "oasis_input": time.Minute,
 	"oasis_entity": 3 * time.Minute, "oasis_entity_node": 3 * time.Minute,
@@ -26,7 +28,10 @@ var staleAfter = map[string]time.Duration{
 
 // noData is what a stale tile shows.
 func noData(d time.Duration) string {
-	return fmt.Sprintf("no data for %s", strings.TrimSuffix(d.String(), "0s"))
+	if d%time.Minute == 0 {
+		return fmt.Sprintf("no data for %dm", int(d.Minutes()))
+	}
+	return fmt.Sprintf("no data for %ds", int(d.Seconds()))
 }
 
 // withStaleTiles rewrites every stat panel's queries that read the

@@ -119,8 +119,10 @@ func TestComposeStack(t *testing.T) {
 		require.True(t, strings.HasSuffix(m.Source, "/"+source), "%s comes from %s, not %s", target, source, m.Source)
 	}
 
-	// Only InfluxDB is on more than one network: Grafana can't reach
-	// Kapacitor's API (auth off, config overrides on) nor Telegraf.
+	// InfluxDB is on every network, Telegraf on Kapacitor's too (it takes
+	// the alert history from Kapacitor: docs/alert-history.md): Grafana
+	// can't reach Kapacitor's API (auth off, config overrides on) nor
+	// Telegraf.
 	nets := func(name string) []string {
 		var out []string
 		for n := range p.Services[name].Networks {
@@ -129,7 +131,7 @@ func TestComposeStack(t *testing.T) {
 		return out
 	}
 	require.ElementsMatch(t, []string{"ingest", "alerting", "dashboards"}, nets("influxdb"))
-	require.ElementsMatch(t, []string{"ingest"}, nets("telegraf"))
+	require.ElementsMatch(t, []string{"ingest", "alerting"}, nets("telegraf"))
 	require.ElementsMatch(t, []string{"alerting"}, nets("kapacitor"))
 	require.ElementsMatch(t, []string{"dashboards"}, nets("grafana"))
 }

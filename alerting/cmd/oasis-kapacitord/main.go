@@ -4,8 +4,9 @@
 // endpoint as it does to kapacitord in the compose stack, and the tasks,
 // templates and handlers of a load directory raise alerts on them.
 //
-// It is the native stack's Kapacitor (make demo, the live end-to-end test):
-// kapacitord itself does not build here (its server package needs Flux's
+// It is the Kapacitor of make demo and of the live end-to-end test (a
+// native install runs the vendor's kapacitord): kapacitord itself does not
+// build here (its server package needs Flux's
 // Rust library). It reads kapacitor.conf and KAPACITOR_* variables as
 // kapacitord does; what it leaves out is listed in alerting/engine's
 // package comment (no Flux tasks, no InfluxDB queries or subscriptions of
@@ -38,7 +39,9 @@ func run() error {
 	conf := flag.String("config", "kapacitor/kapacitor.conf", "Kapacitor's configuration file (the repository's kapacitor.conf)")
 	loadDir := flag.String("load-dir", "kapacitor/load", "the load directory: tasks/, templates/, handlers/")
 	dataDir := flag.String("data-dir", "", "where the engine keeps its state (kapacitor.db: task snapshots, alert levels); required")
-	httpAddr := flag.String("http", "", "the HTTP API's address, e.g. 127.0.0.1:9092 (default: [http] bind-address, or KAPACITOR_HTTP_BIND_ADDRESS)")
+	// Loopback by default: the API has no authentication and can change
+	// every task (kapacitor.conf's bind-address is the container's ":9092").
+	httpAddr := flag.String("http", "127.0.0.1:9092", "the HTTP API's address, where InfluxDB's subscription sends points")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q (every setting is a flag; -h lists them)", flag.Args())
@@ -58,9 +61,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	if *httpAddr != "" {
-		cfg.HTTP.BindAddress = *httpAddr
-	}
+	cfg.HTTP.BindAddress = *httpAddr
 	cfg.LogOutput = os.Stderr
 
 	e, err := engine.New(cfg)
