@@ -111,6 +111,12 @@ func checkNode(r *checkReport, cfg nodeclient.Config, wantID string) {
 	} else {
 		r.ok("node_id", "matches the configuration")
 	}
+	// The entity's ID, for OASIS_ENTITY_ID and its name (names in alerts).
+	if reg := st.Registration; reg != nil && reg.Descriptor != nil {
+		r.ok("entity", "%s (for OASIS_ENTITY_ID, with OASIS_ENTITY_NAME your name for it)", reg.Descriptor.EntityID)
+	} else {
+		r.skip("entity", "the node has not registered yet: its entity is not known")
+	}
 	if st.Consensus == nil {
 		r.fail("consensus", fmt.Errorf("the node reports no consensus state (mode %q)", st.Mode))
 		return

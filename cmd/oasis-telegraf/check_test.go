@@ -15,7 +15,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/oasisprotocol/oasis-core/go/common/cbor"
 	"github.com/oasisprotocol/oasis-core/go/common/crypto/signature"
+	node "github.com/oasisprotocol/oasis-core/go/common/node"
 	consensus "github.com/oasisprotocol/oasis-core/go/consensus/api"
 	control "github.com/oasisprotocol/oasis-core/go/control/api"
 
@@ -44,7 +46,11 @@ func TestCheckHealthySetup(t *testing.T) {
 	var id signature.PublicKey
 	require.NoError(t, id.UnmarshalText([]byte("GnEZpCgm7AVZny+CDdC8z7MzXJr2fBpz52gPXibpLfg=")))
 	n := fakenode.Start(t)
-	n.SetStatus(checkNodeStatus(id, true), nil)
+	st := checkNodeStatus(id, true)
+	var entity signature.PublicKey
+	require.NoError(t, entity.UnmarshalText([]byte("ZXhhbXBsZS1lbnRpdHktaWQtMzItYnl0ZXMtbG9uZyE=")))
+	st.Registration = &control.RegistrationStatus{Descriptor: &node.Node{Versioned: cbor.NewVersioned(node.LatestNodeDescriptorVersion), ID: id, EntityID: entity}}
+	n.SetStatus(st, nil)
 	n.SetSynced(true, nil)
 	var wrote string
 	influx := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -64,6 +70,7 @@ func TestCheckHealthySetup(t *testing.T) {
 		"ok    socket     " + n.Socket + " accepts connections from this user",
 		"ok    node       answers: oasis-node 26.1, node GnEZpCgm7AVZny+CDdC8z7MzXJr2fBpz52gPXibpLfg=",
 		"ok    node_id    matches the configuration",
+		"ok    entity     ZXhhbXBsZS1lbnRpdHktaWQtMzItYnl0ZXMtbG9uZyE= (for OASIS_ENTITY_ID, with OASIS_ENTITY_NAME your name for it)",
 		"ok    validator  in the current validator set",
 		"ok    synced     height 1000",
 		"ok    influxdb   " + influx.URL + " takes writes to database telegraf as user telegraf",
@@ -90,6 +97,7 @@ func TestCheckReportsEachProblem(t *testing.T) {
 	require.Equal(t, 1, code)
 	for _, want := range []string{
 		"FAIL  node_id    the node at unix:" + n.Socket + " is " + other.String() + ", not the configured node_id " + id.String(),
+		"skip  entity     the node has not registered yet: its entity is not known",
 		"FAIL  validator  not in the current validator set at height 1000",
 		"FAIL  synced     the node is still syncing (height 1000)",
 		"FAIL  influxdb   writing to " + refused.URL + " database telegraf as telegraf: 401 Unauthorized",

@@ -14,60 +14,115 @@ import (
 
 	"github.com/influxdata/telegraf"
 	"github.com/influxdata/telegraf/plugins/inputs"
+	"github.com/influxdata/telegraf/plugins/processors"
 )
 
-// loadInput reads a plugin config file holding exactly one [[inputs.NAME]]
-// table of one of our plugins and returns the configured (not yet
-// initialised) plugin. Unlike the shim's own loader it rejects unknown
-// settings: a typo must stop start-up, not silently fall back to a default.
+// plugin is one of our plugins as a config file configures it (not yet
+// initialised): an input or a processor.
+type plugin struct {
+	kind      string // "inputs" or "processors"
+	name      string
+	input     telegraf.Input
+	processor telegraf.StreamingProcessor
+}
+
+// table is how the config file names the plugin: [[inputs.oasis_node]].
+func (p plugin) table() string { return "[[" + p.kind + "." + p.name + "]]" }
+
+func (p plugin) sampleConfig() string {
+	if p.input != nil {
+		return p.input.SampleConfig()
+	}
+	return p.processor.SampleConfig()
+}
+
+// loadInput is loadPlugin for a file that must hold an input.
 func loadInput(path string) (string, telegraf.Input, error) {
-	raw, err := os.ReadFile(path)
+	p, err := loadPlugin(path)
 	if err != nil {
 		return "", nil, err
 	}
+	if p.input == nil {
+		return "", nil, fmt.Errorf("%s: %s is a processor; this needs an input", path, p.table())
+	}
+	return p.name, p.input, nil
+}
+
+// loadPlugin reads a plugin config file holding exactly one [[inputs.NAME]]
+// or [[processors.NAME]] table of one of our plugins and returns the
+// configured (not yet initialised) plugin. Unlike the shim's own loader it
+// rejects unknown settings: a typo must stop start-up, not silently fall
+// back to a default.
+func loadPlugin(path string) (plugin, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return plugin{}, err
+	}
 	data, err := expandEnv(raw)
 	if err != nil {
-		return "", nil, fmt.Errorf("%s: %w", path, err)
+		return plugin{}, fmt.Errorf("%s: %w", path, err)
 	}
 
 	var file struct {
-		Inputs map[string][]toml.Primitive `toml:"inputs"`
+		Inputs     map[string][]toml.Primitive `toml:"inputs"`
+		Processors map[string][]toml.Primitive `toml:"processors"`
 	}
 	md, err := toml.Decode(data, &file)
 	if err != nil {
-		return "", nil, fmt.Errorf("%s: %w", path, err)
+		return plugin{}, fmt.Errorf("%s: %w", path, err)
 	}
 	for _, key := range md.Keys() {
-		if len(key) == 1 && key[0] != "inputs" {
-			return "", nil, fmt.Errorf("%s: unexpected [%s]; the file holds one [[inputs.NAME]] table and nothing else (print one with -sample-config NAME)",
+		if len(key) == 1 && key[0] != "inputs" && key[0] != "processors" {
+			return plugin{}, fmt.Errorf("%s: unexpected [%s]; the file holds one [[inputs.NAME]] or [[processors.NAME]] table and nothing else (print one with -sample-config NAME)",
 				path, key[0])
 		}
 	}
-	if len(file.Inputs) != 1 {
-		return "", nil, fmt.Errorf("%s: found %d plugin tables; one process runs one plugin (known: %s)",
-			path, len(file.Inputs), strings.Join(pluginNames(), ", "))
+	if n := len(file.Inputs) + len(file.Processors); n != 1 {
+		return plugin{}, fmt.Errorf("%s: found %d plugin tables; one process runs one plugin (known: %s)",
+			path, n, strings.Join(pluginNames(), ", "))
 	}
-	var name string
+	var p plugin
 	var tables []toml.Primitive
-	for name, tables = range file.Inputs {
+	for p.name, tables = range file.Inputs {
+		p.kind = "inputs"
 	}
-	creator, ok := inputs.Inputs[name]
-	if !ok {
-		return "", nil, fmt.Errorf("%s: unknown plugin [[inputs.%s]]; this binary runs: %s",
-			path, name, strings.Join(pluginNames(), ", "))
+	for p.name, tables = range file.Processors {
+		p.kind = "processors"
+	}
+	var target any
+	switch p.kind {
+	case "inputs":
+		creator, ok := inputs.Inputs[p.name]
+		if !ok {
+			return plugin{}, fmt.Errorf("%s: unknown plugin %s; this binary runs: %s",
+				path, p.table(), strings.Join(pluginNames(), ", "))
+		}
+		p.input = creator()
+		target = p.input
+	default:
+		creator, ok := processors.Processors[p.name]
+		if !ok {
+			return plugin{}, fmt.Errorf("%s: unknown plugin %s; this binary runs: %s",
+				path, p.table(), strings.Join(pluginNames(), ", "))
+		}
+		p.processor = creator()
+		target = p.processor
+		// A plain processor comes wrapped; its settings are the wrapped one's.
+		if w, ok := p.processor.(processors.HasUnwrap); ok {
+			target = w.Unwrap()
+		}
 	}
 	if len(tables) != 1 {
-		return "", nil, fmt.Errorf("%s: [[inputs.%s]] appears %d times; run one process per instance", path, name, len(tables))
+		return plugin{}, fmt.Errorf("%s: %s appears %d times; run one process per instance", path, p.table(), len(tables))
 	}
-	plugin := creator()
-	if err := md.PrimitiveDecode(tables[0], plugin); err != nil {
-		return "", nil, fmt.Errorf("%s: [[inputs.%s]]: %w", path, name, err)
+	if err := md.PrimitiveDecode(tables[0], target); err != nil {
+		return plugin{}, fmt.Errorf("%s: %s: %w", path, p.table(), err)
 	}
 	for _, key := range md.Undecoded() {
-		return "", nil, fmt.Errorf("%s: [[inputs.%s]]: unknown setting %q; the valid settings are:\n\n%s",
-			path, name, key[len(key)-1], plugin.SampleConfig())
+		return plugin{}, fmt.Errorf("%s: %s: unknown setting %q; the valid settings are:\n\n%s",
+			path, p.table(), key[len(key)-1], p.sampleConfig())
 	}
-	return name, plugin, nil
+	return p, nil
 }
 
 // expandEnv substitutes environment variables the way Telegraf does in its
@@ -249,9 +304,13 @@ func quoteTOML(s string) string {
 	return b.String()
 }
 
+// pluginNames lists the plugins this binary runs, inputs and processors.
 func pluginNames() []string {
-	names := make([]string, 0, len(inputs.Inputs))
+	names := make([]string, 0, len(inputs.Inputs)+len(processors.Processors))
 	for n := range inputs.Inputs {
+		names = append(names, n)
+	}
+	for n := range processors.Processors {
 		names = append(names, n)
 	}
 	sort.Strings(names)

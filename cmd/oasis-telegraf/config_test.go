@@ -131,15 +131,16 @@ func TestShippedConfigsLoad(t *testing.T) {
 	require.NotEmpty(t, files)
 	for _, env := range []map[string]string{
 		{},
-		{"OASIS_NODE_SOCKET": "unix:/run/oasis/internal.sock", "OASIS_SIGNING_ALL_VALIDATORS": "true", "OASIS_STATE_DIR": "/var/lib/telegraf"},
+		{"OASIS_NODE_SOCKET": "unix:/run/oasis/internal.sock", "OASIS_SIGNING_ALL_VALIDATORS": "true", "OASIS_STATE_DIR": "/var/lib/telegraf",
+			"OASIS_NODE_ID": "GnEZpCgm7AVZny+CDdC8z7MzXJr2fBpz52gPXibpLfg=", "OASIS_NODE_NAME": "validator-1"},
 	} {
 		for k, v := range env {
 			t.Setenv(k, v)
 		}
 		for _, f := range files {
-			name, _, err := loadInput(f)
+			p, err := loadPlugin(f)
 			require.NoError(t, err, "%s with %v", f, env)
-			require.Equal(t, strings.TrimSuffix(filepath.Base(f), ".conf"), name)
+			require.Equal(t, strings.TrimSuffix(filepath.Base(f), ".conf"), p.name)
 		}
 	}
 }

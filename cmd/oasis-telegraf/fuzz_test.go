@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/influxdata/telegraf/plugins/inputs"
+	"github.com/influxdata/telegraf/plugins/processors"
 )
 
 // FuzzLoadInput: any plugin config file an operator writes loads one of our
@@ -15,7 +16,11 @@ import (
 // longer run: go test ./cmd/oasis-telegraf -run '^$' -fuzz FuzzLoadInput -fuzztime 1m
 func FuzzLoadInput(f *testing.F) {
 	for _, name := range pluginNames() {
-		f.Add(inputs.Inputs[name]().SampleConfig())
+		if creator, ok := inputs.Inputs[name]; ok {
+			f.Add(creator().SampleConfig())
+		} else {
+			f.Add(processors.Processors[name]().SampleConfig())
+		}
 	}
 	f.Add("[[inputs.oasis_node]]\naddress = \"${OASIS_NODE_SOCKET:-unix:/run/oasis/internal.sock}\"\ntimeout = ${T}\n")
 	f.Add("[[inputs.oasis_node]]\n[[inputs.oasis_node]]\n")
@@ -25,15 +30,15 @@ func FuzzLoadInput(f *testing.F) {
 		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		name, plugin, err := loadInput(path)
+		p, err := loadPlugin(path)
 		if err != nil {
 			if !strings.Contains(err.Error(), path) && !strings.Contains(err.Error(), "inputs") {
 				t.Fatalf("error %q names neither the file nor what it lacks", err)
 			}
 			return
 		}
-		if plugin == nil || name == "" {
-			t.Fatalf("loaded %q as %v", name, plugin)
+		if (p.input == nil) == (p.processor == nil) || p.name == "" {
+			t.Fatalf("loaded %+v", p)
 		}
 	})
 }

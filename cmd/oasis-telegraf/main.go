@@ -1,10 +1,12 @@
-// Command oasis-telegraf runs one Oasis Mission Control input plugin as a
-// Telegraf execd process: it writes line protocol to stdout and log lines
+// Command oasis-telegraf runs one Oasis Mission Control plugin as a
+// Telegraf execd process: an input writes line protocol to stdout, a
+// processor reads it on stdin and writes it back; both write log lines
 // Telegraf understands to stderr.
 //
 //	oasis-telegraf -config /etc/telegraf/oasis_node.conf    # under [[inputs.execd]]
 //	oasis-telegraf -config oasis_node.conf -once             # gather once, print, exit
 //	oasis-telegraf -config oasis_signing.conf -once          # follow until caught up, print the summary, exit
+//	oasis-telegraf -config oasis_names.conf                  # under [[processors.execd]]
 //	oasis-telegraf -sample-config oasis_node                 # print a plugin's config
 //	oasis-telegraf -config oasis_node.conf -check            # check socket access, the node, InfluxDB
 package main
@@ -25,6 +27,7 @@ import (
 	"github.com/influxdata/telegraf/agent"
 	"github.com/influxdata/telegraf/plugins/common/shim"
 	"github.com/influxdata/telegraf/plugins/inputs"
+	"github.com/influxdata/telegraf/plugins/processors"
 	"github.com/influxdata/telegraf/plugins/serializers/influx"
 
 	"github.com/oasis-mission-control/oasis-mission-control/internal/execdlog"
@@ -32,13 +35,14 @@ import (
 	_ "github.com/oasis-mission-control/oasis-mission-control/plugins/inputs/oasis_governance"
 	_ "github.com/oasis-mission-control/oasis-mission-control/plugins/inputs/oasis_node"
 	_ "github.com/oasis-mission-control/oasis-mission-control/plugins/inputs/oasis_signing"
+	_ "github.com/oasis-mission-control/oasis-mission-control/plugins/processors/oasis_names"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
 func main() {
-	configFile := flag.String("config", "", "plugin config file holding one [[inputs.NAME]] table")
+	configFile := flag.String("config", "", "plugin config file holding one [[inputs.NAME]] or [[processors.NAME]] table")
 	sample := flag.String("sample-config", "", "print the sample config of plugin NAME (or \"all\") and exit")
 	once := flag.Bool("once", false, "gather once, print line protocol to stdout and exit (non-zero if the gather reported errors); "+
 		"a service input (oasis_signing) is started, gathered once it follows the node, and stopped (it saves its state_file)")
@@ -67,10 +71,15 @@ func main() {
 		fail(fmt.Errorf("-config FILE is required; print an example with -sample-config %s", strings.Join(pluginNames(), "|")))
 	}
 
-	name, plugin, err := loadInput(*configFile)
+	loaded, err := loadPlugin(*configFile)
 	if err != nil {
 		fail(err)
 	}
+	if loaded.processor != nil {
+		runProcessor(*configFile, loaded, *check || *once)
+		return
+	}
+	name, plugin := loaded.name, loaded.input
 	if *check {
 		os.Exit(runCheck(os.Stdout, name, plugin, influxTarget{
 			url: *influxURL, database: *influxDB, user: *influxUser, password: os.Getenv("INFLUX_PASSWORD"),
@@ -90,18 +99,45 @@ func main() {
 	}
 }
 
+// runProcessor runs a processor ([[processors.execd]]): line protocol in
+// on stdin, out on stdout, until stdin closes.
+func runProcessor(configFile string, p plugin, inputOnlyFlags bool) {
+	if inputOnlyFlags {
+		fail(fmt.Errorf("%s: -check and -once run inputs; %s is a processor", configFile, p.table()))
+	}
+	execdlog.Install(os.Stderr, "processors."+p.name)
+	s := shim.New()
+	// AddStreamingProcessor runs the plugin's Init, which validates every setting.
+	if err := s.AddStreamingProcessor(p.processor); err != nil {
+		fail(fmt.Errorf("%s: %s: %w", configFile, p.table(), err))
+	}
+	if err := s.Run(0); err != nil {
+		fail(err)
+	}
+}
+
 func printSample(name string) error {
+	sampleOf := func(n string) (string, bool) {
+		if creator, ok := inputs.Inputs[n]; ok {
+			return creator().SampleConfig(), true
+		}
+		if creator, ok := processors.Processors[n]; ok {
+			return creator().SampleConfig(), true
+		}
+		return "", false
+	}
 	if name == "all" {
 		for _, n := range pluginNames() {
-			fmt.Println(inputs.Inputs[n]().SampleConfig())
+			sample, _ := sampleOf(n)
+			fmt.Println(sample)
 		}
 		return nil
 	}
-	creator, ok := inputs.Inputs[name]
+	sample, ok := sampleOf(name)
 	if !ok {
 		return fmt.Errorf("-sample-config %q: unknown plugin; this binary runs: %s", name, strings.Join(pluginNames(), ", "))
 	}
-	fmt.Print(creator().SampleConfig())
+	fmt.Print(sample)
 	return nil
 }
 

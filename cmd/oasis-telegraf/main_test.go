@@ -147,3 +147,31 @@ func TestEnvironmentExpansion(t *testing.T) {
 	require.Equal(t, 1, r.exitCode)
 	require.Contains(t, r.stderr, `address "unix:relative.sock"`)
 }
+
+// As Telegraf's [[processors.execd]] runs it: the shipped names config
+// with the .env settings, line protocol in and out.
+func TestNamesProcessorUnderExecd(t *testing.T) {
+	const nodeID = `GnEZpCgm7AVZny+CDdC8z7MzXJr2fBpz52gPXibpLfg=`
+	cmd := exec.Command(binary, "-config", "../../telegraf/oasis_names.conf")
+	cmd.Env = append(os.Environ(), "OASIS_NODE_ID="+nodeID, "OASIS_NODE_NAME=validator-1")
+	cmd.Stdin = strings.NewReader(
+		"oasis_node,node_id=GnEZpCgm7AVZny+CDdC8z7MzXJr2fBpz52gPXibpLfg\\= up=1i 1700000000000000000\n" +
+			"oasis_input,input=oasis_node up=1i 1700000000000000000\n")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	require.NoError(t, cmd.Run(), stderr.String())
+	require.Empty(t, stderr.String())
+	require.ElementsMatch(t, []string{
+		"oasis_node,node_id=GnEZpCgm7AVZny+CDdC8z7MzXJr2fBpz52gPXibpLfg\\=,node_name=validator-1 up=1i 1700000000000000000",
+		"oasis_input,input=oasis_node up=1i 1700000000000000000",
+	}, strings.Split(strings.TrimSpace(stdout.String()), "\n"))
+
+	// A name without its ID stops it, saying what to set.
+	r := run(t, "-config", writeConfig(t, "[[processors.oasis_names]]\n[[processors.oasis_names.alias]]\nname = \"validator-1\"\n"))
+	require.Equal(t, 1, r.exitCode)
+	require.Contains(t, r.stderr, `alias 1 (name "validator-1") has no id: set the ID it names (OASIS_NODE_ID or OASIS_ENTITY_ID in .env for your own)`)
+	// The input-only flags are refused.
+	r = run(t, "-config", writeConfig(t, "[[processors.oasis_names]]\n"), "-once")
+	require.Equal(t, 1, r.exitCode)
+	require.Contains(t, r.stderr, "-check and -once run inputs; [[processors.oasis_names]] is a processor")
+}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/influxdata/telegraf"
 	"github.com/influxdata/telegraf/config"
+	"github.com/influxdata/telegraf/metric"
 	"github.com/influxdata/telegraf/plugins/inputs"
 	"github.com/influxdata/telegraf/testutil"
 
@@ -27,6 +28,7 @@ import (
 	_ "github.com/influxdata/telegraf/plugins/outputs/health"
 	_ "github.com/influxdata/telegraf/plugins/outputs/influxdb"
 	_ "github.com/influxdata/telegraf/plugins/parsers/json_v2"
+	_ "github.com/influxdata/telegraf/plugins/processors/execd"
 
 	"github.com/oasis-mission-control/oasis-mission-control/testbed/devnettest"
 )
@@ -60,12 +62,17 @@ func TestTelegrafConfRunsThePluginThroughExecd(t *testing.T) {
 	t.Setenv("OASIS_NODE_SOCKET", net.Address(0))
 	t.Setenv("INFLUX_PASSWORD", "not-used-here")
 	t.Setenv("OASIS_STATE_DIR", t.TempDir())
+	t.Setenv("OASIS_NODE_ID", net.Validators[0].NodeID)
+	t.Setenv("OASIS_NODE_NAME", "validator-0")
+	t.Setenv("OASIS_ENTITY_ID", net.Validators[0].EntityID)
+	t.Setenv("OASIS_ENTITY_NAME", "Our Entity")
 
 	cfg := config.NewConfig()
 	require.NoError(t, cfg.LoadConfig(filepath.Join(repo, "telegraf.conf")))
 	require.Len(t, cfg.Outputs, 2, "influxdb and health")
 	want := []string{"oasis_node", "oasis_signing", "oasis_entity", "oasis_governance"}
 	seen := map[string]bool{}
+	gathered := map[string]telegraf.Metric{}
 	for _, in := range cfg.Inputs {
 		if in.Config.Name != "execd" {
 			continue
@@ -97,6 +104,7 @@ func TestTelegrafConfRunsThePluginThroughExecd(t *testing.T) {
 				assert.NotNil(c, got, "no %s point about the node yet", input)
 			}, 30*time.Second, 500*time.Millisecond)
 			seen[got.Name()] = true
+			gathered[got.Name()] = got
 			// Each plugin reports on the node (or its entity) at the socket.
 			if id, ok := got.GetTag("node_id"); ok {
 				require.Equal(t, net.Validators[0].NodeID, id)
@@ -110,4 +118,36 @@ func TestTelegrafConfRunsThePluginThroughExecd(t *testing.T) {
 		require.True(t, seen[name], "telegraf.conf runs %s", name)
 	}
 	require.Len(t, seen, len(want))
+
+	// The names processor, run by processors.execd as configured, names
+	// the node and entity of each plugin's point; per-height points do
+	// not pass through it (namepass).
+	require.Len(t, cfg.Processors, 1)
+	proc := cfg.Processors[0]
+	require.Equal(t, "execd", proc.Config.Name)
+	require.NoError(t, proc.Init())
+	var named testutil.Accumulator
+	require.NoError(t, proc.Start(&named))
+	defer proc.Stop()
+	selected := func(m telegraf.Metric) bool {
+		ok, err := proc.Config.Filter.Select(m)
+		require.NoError(t, err)
+		return ok
+	}
+	for _, name := range want {
+		require.True(t, selected(gathered[name]), "%s passes through the processor", name)
+		require.NoError(t, proc.Add(gathered[name].Copy(), &named))
+	}
+	require.False(t, selected(metric.New("oasis_signing_block", nil, map[string]any{"signed": 1}, time.Now())))
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		assert.Len(c, named.GetTelegrafMetrics(), len(want), "errors: %v", named.Errors)
+	}, 20*time.Second, 100*time.Millisecond)
+	for _, m := range named.GetTelegrafMetrics() {
+		if _, ok := m.GetTag("node_id"); ok {
+			require.Equal(t, "validator-0", m.Tags()["node_name"], "%s", m)
+		}
+		if _, ok := m.GetTag("entity_id"); ok {
+			require.Equal(t, "Our Entity", m.Tags()["entity_name"], "%s", m)
+		}
+	}
 }

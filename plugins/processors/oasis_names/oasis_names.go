@@ -1,0 +1,159 @@
+// Package oasis_names is a Telegraf processor that adds names to the points
+// of the Oasis inputs: a node_name tag for the node_id tag and an
+// entity_name tag for the entity_id tag. Names come from the operator's
+// aliases and, optionally, from a local checkout of the Oasis metadata
+// registry, whose entity statements are signed by the entities themselves.
+//
+// The IDs stay: a name is for reading, an ID for looking up.
+package oasis_names
+
+import (
+	_ "embed"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/influxdata/telegraf"
+	"github.com/influxdata/telegraf/config"
+	"github.com/influxdata/telegraf/plugins/processors"
+	"github.com/oasisprotocol/oasis-core/go/common/crypto/signature"
+)
+
+//go:embed sample.conf
+var sampleConfig string
+
+// maxAliasRunes bounds an alias: names lead alert messages and fill
+// dashboard columns.
+const maxAliasRunes = 64
+
+// Alias is one operator-given name.
+type Alias struct {
+	ID   string `toml:"id"`
+	Name string `toml:"name"`
+}
+
+// OasisNames is the processor.
+type OasisNames struct {
+	Aliases        []Alias         `toml:"alias"`
+	RegistryDir    string          `toml:"registry_dir"`
+	RegistryReload config.Duration `toml:"registry_reload"`
+	Log            telegraf.Logger `toml:"-"`
+
+	aliases map[string]string // base64 ID -> name
+
+	// now is time.Now, replaceable in tests.
+	now func() time.Time
+
+	mu         sync.Mutex
+	registry   map[string]string // base64 entity ID -> registry name
+	registryAt time.Time         // the last attempt to read the registry
+}
+
+func (*OasisNames) SampleConfig() string { return sampleConfig }
+
+// Init validates the aliases and reads the registry once. A registry that
+// can't be read is not an error here: the processor passes every point on
+// (with the aliases' names) and tries again at the next reload, since a
+// processor that stops would stop the points it carries.
+func (p *OasisNames) Init() error {
+	if p.now == nil {
+		p.now = time.Now
+	}
+	if p.RegistryReload == 0 {
+		p.RegistryReload = config.Duration(time.Hour)
+	}
+	if p.RegistryReload < config.Duration(time.Minute) {
+		return fmt.Errorf("registry_reload = %q: at least 1m (the registry changes when its checkout is pulled)", time.Duration(p.RegistryReload))
+	}
+	p.aliases = map[string]string{}
+	for i, a := range p.Aliases {
+		id, name := strings.TrimSpace(a.ID), strings.TrimSpace(a.Name)
+		if id == "" && name == "" {
+			continue
+		}
+		if id == "" {
+			return fmt.Errorf("alias %d (name %q) has no id: set the ID it names (OASIS_NODE_ID or OASIS_ENTITY_ID in .env for your own)", i+1, name)
+		}
+		var pk signature.PublicKey
+		if err := pk.UnmarshalText([]byte(id)); err != nil {
+			return fmt.Errorf("alias %d: id %q is not a node or entity ID (base64 of 32 bytes, as the node_id and entity_id tags show them): %w", i+1, id, err)
+		}
+		if name == "" {
+			// An ID from .env without a name: nothing to add.
+			continue
+		}
+		if err := checkAlias(name); err != nil {
+			return fmt.Errorf("alias %d (id %s): %w", i+1, id, err)
+		}
+		if prev, ok := p.aliases[pk.String()]; ok && prev != name {
+			return fmt.Errorf("alias %d: id %s is named twice (%q and %q)", i+1, id, prev, name)
+		}
+		p.aliases[pk.String()] = name
+	}
+	if p.RegistryDir != "" {
+		p.reloadRegistry()
+	}
+	return nil
+}
+
+// checkAlias rejects names that would garble a message or a tag.
+func checkAlias(name string) error {
+	if utf8.RuneCountInString(name) > maxAliasRunes {
+		return fmt.Errorf("name %q is longer than %d characters", name, maxAliasRunes)
+	}
+	for _, r := range name {
+		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
+			return fmt.Errorf("name %q holds a control or invisible character", name)
+		}
+	}
+	return nil
+}
+
+// reloadRegistry reads the registry checkout; on failure it keeps the
+// names it had and says why.
+func (p *OasisNames) reloadRegistry() {
+	p.registryAt = p.now()
+	names, skipped, err := readRegistry(p.RegistryDir)
+	if err != nil {
+		p.Log.Errorf("metadata registry %s: %v; entity names from it are not added until it can be read (next try in %s)",
+			p.RegistryDir, err, time.Duration(p.RegistryReload))
+		return
+	}
+	for _, s := range skipped {
+		p.Log.Warnf("metadata registry %s: skipped %s", p.RegistryDir, s)
+	}
+	p.registry = names
+	p.Log.Debugf("metadata registry %s: %d entity names", p.RegistryDir, len(names))
+}
+
+// Apply adds node_name and entity_name where a name is known. Points
+// without the ID tags pass unchanged.
+func (p *OasisNames) Apply(in ...telegraf.Metric) []telegraf.Metric {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.RegistryDir != "" && p.now().Sub(p.registryAt) >= time.Duration(p.RegistryReload) {
+		p.reloadRegistry()
+	}
+	for _, m := range in {
+		if id, ok := m.GetTag("node_id"); ok {
+			if name, ok := p.aliases[id]; ok {
+				m.AddTag("node_name", name)
+			}
+		}
+		if id, ok := m.GetTag("entity_id"); ok {
+			if name, ok := p.aliases[id]; ok {
+				m.AddTag("entity_name", name)
+			} else if name, ok := p.registry[id]; ok {
+				m.AddTag("entity_name", name)
+			}
+		}
+	}
+	return in
+}
+
+func init() {
+	processors.Add("oasis_names", func() telegraf.Processor { return &OasisNames{} })
+}
