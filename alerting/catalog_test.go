@@ -87,47 +87,58 @@ func TestAlertFires(t *testing.T) {
 		if c.live {
 			continue // TestDeadmen
 		}
-		t.Run(c.task, func(t *testing.T) {
-			t.Parallel()
-			s, steps := c.fault(t, rec, ev)
-			k := startKapacitor(t, vars{c.task: c.vars}, nil, nil)
-			k.feed(t, s.lp(t))
-			id := c.alertID(rec, ev)
-			var all []event
-			for _, e := range k.eventsOf(c.template) {
-				if e.ID == id {
-					all = append(all, e)
+		// As the shipped pipeline passes the points on with names
+		// configured (oasis_names), when every message about a node or
+		// entity must lead with one, and without.
+		for _, named := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s/named=%v", c.task, named), func(t *testing.T) {
+				t.Parallel()
+				s, steps := c.fault(t, rec, ev)
+				k := startKapacitor(t, vars{c.task: c.vars}, nil, nil)
+				if named {
+					s = s.named()
 				}
-			}
-			// Reminders (TestReminders) of a fault longer than the task's
-			// remind_every are not state changes: the steps are those.
-			got, reminders := splitReminders(all)
-			every := remindEvery(t, c.task, c.vars)
-			for _, r := range reminders {
-				if !strings.Contains(r.Message, "(firing for ") {
-					t.Errorf("a reminder does not say for how long the alert has fired: %s", r.Message)
+				k.feed(t, s.lp(t))
+				id := c.alertID(rec, ev)
+				var all []event
+				for _, e := range k.eventsOf(c.template) {
+					if e.ID == id {
+						all = append(all, e)
+					}
 				}
-				if every == 0 {
-					t.Errorf("a repeated %s with remind_every 0s: a duplicate page at %s", r.Level, r.Time.Format(time.TimeOnly))
+				// Reminders (TestReminders) of a fault longer than the task's
+				// remind_every are not state changes: the steps are those.
+				got, reminders := splitReminders(all)
+				every := remindEvery(t, c.task, c.vars)
+				for _, r := range reminders {
+					if !strings.Contains(r.Message, "(firing for ") {
+						t.Errorf("a reminder does not say for how long the alert has fired: %s", r.Message)
+					}
+					if every == 0 {
+						t.Errorf("a repeated %s with remind_every 0s: a duplicate page at %s", r.Level, r.Time.Format(time.TimeOnly))
+					}
 				}
-			}
-			for i := 1; i < len(all); i++ {
-				if all[i].Level == all[i-1].Level && all[i].Level != "OK" && all[i].Time.Sub(all[i-1].Time) < every {
-					t.Errorf("%s repeated %s after the last message: sooner than remind_every %s (a duplicate page)",
-						all[i].Level, all[i].Time.Sub(all[i-1].Time), every)
+				for i := 1; i < len(all); i++ {
+					if all[i].Level == all[i-1].Level && all[i].Level != "OK" && all[i].Time.Sub(all[i-1].Time) < every {
+						t.Errorf("%s repeated %s after the last message: sooner than remind_every %s (a duplicate page)",
+							all[i].Level, all[i].Time.Sub(all[i-1].Time), every)
+					}
 				}
-			}
-			if err := matchSteps(got, steps); err != nil {
-				t.Fatalf("alert %s: %v\nwant:\n%s\ngot:\n%s\nevents of %s:\n%s", id, err, showSteps(steps), show(got), c.template, show(k.eventsOf(c.template)))
-			}
-			for _, e := range got {
-				checkRendered(t, c.template, e)
-			}
-			if last := got[len(got)-1]; last.Level != "OK" {
-				t.Errorf("alert %s never recovered: last event %s", id, last.Level)
-			}
-			t.Logf("what the channels get (message; details):\n%s", showRendered(got))
-		})
+				if err := matchSteps(got, steps); err != nil {
+					t.Fatalf("alert %s: %v\nwant:\n%s\ngot:\n%s\nevents of %s:\n%s", id, err, showSteps(steps), show(got), c.template, show(k.eventsOf(c.template)))
+				}
+				for _, e := range got {
+					checkRendered(t, c.template, e)
+					if n := e.names(); named && namedSubject[c.template] && n["node_name"] == "" && n["entity_name"] == "" {
+						t.Errorf("%s %s: no name to lead with; the point's tags and names: %v", e.ID, e.Level, n)
+					}
+				}
+				if last := got[len(got)-1]; last.Level != "OK" {
+					t.Errorf("alert %s never recovered: last event %s", id, last.Level)
+				}
+				t.Logf("what the channels get (message; details):\n%s", showRendered(got))
+			})
+		}
 	}
 }
 
@@ -181,7 +192,7 @@ func levelWord(level string) string {
 func checkRendered(t *testing.T, template string, e event) {
 	t.Helper()
 	runbook := "Runbook: docs/alerts.md#" + template
-	prefix := levelWord(e.Level) + " " + template + ": "
+	prefix := levelWord(e.Level) + " " + messageLead(template, e.names()) + template + ": "
 	// It ends with when the condition was observed: the event's time.
 	suffix := ". (observed " + e.Time.UTC().Format("2006-01-02 15:04:05") + " UTC) " + runbook
 	if !strings.HasPrefix(e.Message, prefix) || !strings.HasSuffix(e.Message, suffix) {
@@ -198,6 +209,40 @@ func checkRendered(t *testing.T, template string, e event) {
 			t.Errorf("%s %s: %q in the rendered alert:\n%s\n%s", e.ID, e.Level, hole, e.Message, e.Details)
 		}
 	}
+}
+
+// validatorTemplates alert on a validator, which may run anywhere: their
+// messages lead with its names only, never with the monitor's host.
+var validatorTemplates = map[string]bool{"oasis_missed_consecutive": true, "oasis_uptime_low": true}
+
+// namedSubject are the alerts about a node or an entity whose points pass
+// through oasis_names: with names configured they lead with one. The
+// others are about the host (system, the inputs, the deadman on
+// oasis_node, which keeps only its group's tags) or, for
+// oasis_height_behind, a join of two nodes that keeps no tags.
+var namedSubject = map[string]bool{
+	"oasis_balance_low": true, "oasis_block_stale": true, "oasis_escrow_slashed": true,
+	"oasis_governance_new_proposal": true, "oasis_governance_vote_missing": true,
+	"oasis_missed_consecutive": true, "oasis_monitor_no_access": true, "oasis_node_down": true,
+	"oasis_node_frozen": true, "oasis_not_in_validator_set": true, "oasis_not_synced": true,
+	"oasis_peers_low": true, "oasis_registration_expiring": true, "oasis_registration_failing": true,
+	"oasis_upgrade_approaching": true, "oasis_uptime_low": true, "oasis_version_changed": true,
+}
+
+// messageLead is what a message starts with after its level: the name of
+// what it is about, in brackets: node_name, else entity_name, else the
+// host if it is a group tag (not for a validator's alerts); nothing if
+// none is known.
+func messageLead(template string, names map[string]string) string {
+	for _, k := range []string{"node_name", "entity_name", "host"} {
+		if k == "host" && validatorTemplates[template] {
+			break
+		}
+		if v := names[k]; v != "" {
+			return "[" + v + "] "
+		}
+	}
+	return ""
 }
 
 // showRendered lists each event's message and details as an operator

@@ -28,6 +28,36 @@ type event struct {
 	Time          time.Time `json:"time"`
 	Level         string    `json:"level"`
 	PreviousLevel string    `json:"previousLevel"`
+	// Data is the point that triggered the alert (its group's tags and
+	// its fields): what gives the name the message leads with.
+	Data struct {
+		Series []struct {
+			Tags    map[string]string `json:"tags"`
+			Columns []string          `json:"columns"`
+			Values  [][]any           `json:"values"`
+		} `json:"series"`
+	} `json:"data"`
+}
+
+// names are the group tags of the point behind the event, and its name
+// fields (node_name, entity_name), in one map.
+func (e event) names() map[string]string {
+	out := map[string]string{}
+	if len(e.Data.Series) == 0 {
+		return out
+	}
+	s := e.Data.Series[0]
+	for k, v := range s.Tags {
+		out[k] = v
+	}
+	for i, c := range s.Columns {
+		if (c == "node_name" || c == "entity_name") && len(s.Values) > 0 && i < len(s.Values[0]) {
+			if v, ok := s.Values[0][i].(string); ok {
+				out[c] = v
+			}
+		}
+	}
+	return out
 }
 
 // kapacitor is a running engine loaded from a copy of the repository's

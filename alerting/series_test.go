@@ -139,6 +139,32 @@ func (s series) edit(f func(i int, p *point)) series {
 	return out
 }
 
+// namedMeasurements are the measurements Telegraf's oasis_names
+// processor sees (telegraf.conf's [[processors.execd]] namepass).
+var namedMeasurements = map[string]bool{
+	"oasis_node": true, "oasis_signing": true, "oasis_entity": true, "oasis_entity_node": true,
+	"oasis_governance": true, "oasis_governance_proposal": true, "oasis_governance_upgrade": true,
+}
+
+// nameOf is the name the tests give an ID: "node 5O9tWU", "entity s8yrSJ".
+func nameOf(kind, id string) string { return kind + " " + id[:6] }
+
+// named returns s as the oasis_names processor would pass it on with a
+// name for every node and entity ID.
+func (s series) named() series {
+	return s.edit(func(_ int, p *point) {
+		if !namedMeasurements[p.Name] {
+			return
+		}
+		if id := p.Tags["node_id"]; id != "" {
+			p.Fields["node_name"] = nameOf("node", id)
+		}
+		if id := p.Tags["entity_id"]; id != "" {
+			p.Fields["entity_name"] = nameOf("entity", id)
+		}
+	})
+}
+
 // shift moves every point by d.
 func (s series) shift(d time.Duration) series {
 	return s.edit(func(_ int, p *point) { p.Time = p.Time.Add(d) })

@@ -162,7 +162,7 @@ func TestNamesProcessorUnderExecd(t *testing.T) {
 	require.NoError(t, cmd.Run(), stderr.String())
 	require.Empty(t, stderr.String())
 	require.ElementsMatch(t, []string{
-		"oasis_node,node_id=GnEZpCgm7AVZny+CDdC8z7MzXJr2fBpz52gPXibpLfg\\=,node_name=validator-1 up=1i 1700000000000000000",
+		"oasis_node,node_id=GnEZpCgm7AVZny+CDdC8z7MzXJr2fBpz52gPXibpLfg\\= up=1i,node_name=\"validator-1\" 1700000000000000000",
 		"oasis_input,input=oasis_node up=1i 1700000000000000000",
 	}, strings.Split(strings.TrimSpace(stdout.String()), "\n"))
 

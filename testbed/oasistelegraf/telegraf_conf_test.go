@@ -144,10 +144,12 @@ func TestTelegrafConfRunsThePluginThroughExecd(t *testing.T) {
 	}, 20*time.Second, 100*time.Millisecond)
 	for _, m := range named.GetTelegrafMetrics() {
 		if _, ok := m.GetTag("node_id"); ok {
-			require.Equal(t, "validator-0", m.Tags()["node_name"], "%s", m)
+			name, _ := m.GetField("node_name")
+			require.Equal(t, "validator-0", name, "%s", m)
 		}
 		if _, ok := m.GetTag("entity_id"); ok {
-			require.Equal(t, "Our Entity", m.Tags()["entity_name"], "%s", m)
+			name, _ := m.GetField("entity_name")
+			require.Equal(t, "Our Entity", name, "%s", m)
 		}
 	}
 }

@@ -1,10 +1,15 @@
 // Package oasis_names is a Telegraf processor that adds names to the points
-// of the Oasis inputs: a node_name tag for the node_id tag and an
-// entity_name tag for the entity_id tag. Names come from the operator's
+// of the Oasis inputs: a node_name field for the node_id tag and an
+// entity_name field for the entity_id tag. Names come from the operator's
 // aliases and, optionally, from a local checkout of the Oasis metadata
 // registry, whose entity statements are signed by the entities themselves.
 //
-// The IDs stay: a name is for reading, an ID for looking up.
+// The IDs stay: a name is for reading, an ID for looking up. Names are
+// fields, not tags: a tag is part of a series' identity, so a name added
+// or changed would start new series in InfluxDB and new groups in
+// Kapacitor, leaving an alert of the old group open for ever (and a
+// deadman on it firing). Kapacitor's alert templates read a point's
+// fields, but of its tags only the group's.
 package oasis_names
 
 import (
@@ -140,14 +145,14 @@ func (p *OasisNames) Apply(in ...telegraf.Metric) []telegraf.Metric {
 	for _, m := range in {
 		if id, ok := m.GetTag("node_id"); ok {
 			if name, ok := p.aliases[id]; ok {
-				m.AddTag("node_name", name)
+				m.AddField("node_name", name)
 			}
 		}
 		if id, ok := m.GetTag("entity_id"); ok {
 			if name, ok := p.aliases[id]; ok {
-				m.AddTag("entity_name", name)
+				m.AddField("entity_name", name)
 			} else if name, ok := p.registry[id]; ok {
-				m.AddTag("entity_name", name)
+				m.AddField("entity_name", name)
 			}
 		}
 	}

@@ -33,8 +33,19 @@ const (
 
 var ts = time.Unix(1700000000, 0)
 
+// point makes a point with the given tags; node_name and entity_name in
+// tags are made fields, as the processor adds them.
 func point(name string, tags map[string]string) telegraf.Metric {
-	return metric.New(name, tags, map[string]interface{}{"up": 1}, ts)
+	fields := map[string]interface{}{"up": 1}
+	plain := map[string]string{}
+	for k, v := range tags {
+		if k == "node_name" || k == "entity_name" {
+			fields[k] = v
+		} else {
+			plain[k] = v
+		}
+	}
+	return metric.New(name, plain, fields, ts)
 }
 
 func newProcessor(t *testing.T, p *OasisNames) *OasisNames {
