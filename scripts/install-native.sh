@@ -143,6 +143,14 @@ OASIS_NODE_SOCKET=$SOCKET
 # The node's ID (oasis-telegraf -check prints it): set it, so that a node
 # that is down when Telegraf starts still reports up=0 under its ID.
 OASIS_NODE_ID=
+# Names alert messages and dashboards lead with (docs/install.md#names):
+# your name for the node (needs OASIS_NODE_ID), your entity's ID
+# (oasis-telegraf -check prints it) and name; optionally a checkout of the
+# Oasis metadata registry for other entities' names.
+OASIS_NODE_NAME=
+OASIS_ENTITY_ID=
+OASIS_ENTITY_NAME=
+OASIS_METADATA_REGISTRY_DIR=
 OASIS_STATE_DIR=$STATEDIR
 OASIS_TELEGRAF_BIN=$BINDIR/oasis-telegraf
 OASIS_CONFIG_DIR=$CONFDIR/oasis

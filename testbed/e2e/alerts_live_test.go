@@ -123,17 +123,23 @@ func TestAlertsLive(t *testing.T) {
 	// oasis_signing monitors both through validator 0's node.
 	own, other := net.Validators[0], net.Validators[1]
 	confDir := t.TempDir()
-	for _, p := range []string{"oasis_node", "oasis_signing", "oasis_entity", "oasis_governance"} {
+	for _, p := range []string{"oasis_node", "oasis_signing", "oasis_entity", "oasis_governance", "oasis_names"} {
 		b, err := os.ReadFile(filepath.Join("..", "..", "telegraf", p+".conf"))
 		require.NoError(t, err)
 		if p == "oasis_signing" {
 			b = append(b, fmt.Sprintf("  node_ids = [%q, %q]\n", own.NodeID, other.NodeID)...)
+		}
+		if p == "oasis_names" {
+			// The other host's validator, named in the file; our own
+			// node and entity are named in the environment (.env).
+			b = append(b, fmt.Sprintf("  [[processors.oasis_names.alias]]\n    id = %q\n    name = \"validator-1\"\n", other.NodeID)...)
 		}
 		require.NoError(t, os.WriteFile(filepath.Join(confDir, p+".conf"), b, 0o644))
 	}
 	tg := stacktest.StartTelegrafWith(t, in, nativestack.TelegrafOptions{
 		Socket: own.Socket, Interval: interval,
 		Env: []string{"OASIS_CONFIG_DIR=" + confDir, "OASIS_NODE_PROCESS=oasis-devnet", "OASIS_NODE_ID=" + own.NodeID,
+			"OASIS_NODE_NAME=validator-0", "OASIS_ENTITY_ID=" + own.EntityID, "OASIS_ENTITY_NAME=Our Entity",
 			"OASIS_ALERT_HISTORY_ADDRESS=" + history},
 	})
 	defer func() {
@@ -158,7 +164,10 @@ func TestAlertsLive(t *testing.T) {
 	// missed height, plus a gather and a flush (20 s). The devnet's 0.5 s
 	// heights slow to 2 to 3 s while one of its four proposers is gone
 	// (its rounds time out): 10 heights take up to 30 s.
-	sink.await(t, stopped, "oasis_missed_consecutive:"+other.ConsensusAddress, "WARNING", 40*time.Second)
+	missed := sink.await(t, stopped, "oasis_missed_consecutive:"+other.ConsensusAddress, "WARNING", 40*time.Second)
+	// Each message leads with the name the operator gave; the ID follows.
+	require.True(t, strings.HasPrefix(missed.Message, "WARNING [validator-1] oasis_missed_consecutive: validator "+other.ConsensusAddress),
+		"%s", missed.Message)
 	sink.await(t, stopped, "oasis_missed_consecutive:"+other.ConsensusAddress, "CRITICAL", 60*time.Second)
 	started := time.Now()
 	net.StartValidator(1)
@@ -173,7 +182,7 @@ func TestAlertsLive(t *testing.T) {
 	// after the kill) and its flush (up to 10 s more): 50 s, and 5 s for
 	// a failing gather's own time (it waits for the socket briefly).
 	down := sink.await(t, killed, "oasis_node_down:"+own.NodeID, "CRITICAL", 55*time.Second)
-	require.Contains(t, down.Message, own.NodeID)
+	require.True(t, strings.HasPrefix(down.Message, "CRITICAL [validator-0] oasis_node_down: node "+own.NodeID), "%s", down.Message)
 	restarted := time.Now()
 	net.StartValidator(0)
 	// The first good gather and its flush (20 s), after the devnet node's

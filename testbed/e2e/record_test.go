@@ -70,7 +70,7 @@ func TestRecordAlertSeries(t *testing.T) {
 	// 3's entity, the one whose node is stopped below: the registry's view
 	// of a node that is down is what the alerts on it read.
 	confDir := t.TempDir()
-	for _, p := range []string{"oasis_node", "oasis_signing", "oasis_entity", "oasis_governance"} {
+	for _, p := range []string{"oasis_node", "oasis_signing", "oasis_entity", "oasis_governance", "oasis_names"} {
 		b, err := os.ReadFile(filepath.Join("..", "..", "telegraf", p+".conf"))
 		require.NoError(t, err)
 		if p == "oasis_entity" {
