@@ -44,7 +44,7 @@ var catalog = []alertCase{
 	},
 	{
 		task: "oasis_node_silent", template: "oasis_node_silent", recorded: true, live: true,
-		alertID: func(rec series, ev events) string { return "oasis_node_silent:" + ev.OwnNodeID },
+		alertID: func(rec series, ev events) string { return "oasis_node_silent:" + ev.OwnNodeID + ":" + hostOf(rec) },
 	},
 	{
 		task: "oasis_input_silent_signing", template: "oasis_input_silent", live: true,

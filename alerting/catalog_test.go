@@ -217,11 +217,11 @@ var validatorTemplates = map[string]bool{"oasis_missed_consecutive": true, "oasi
 
 // namedSubject are the alerts about a node or an entity whose points pass
 // through oasis_names: with names configured they lead with one. The
-// others are about the host (system, the inputs, the deadman on
-// oasis_node, which keeps only its group's tags) or, for
-// oasis_height_behind, a join of two nodes that keeps no tags.
+// others lead with the host: the system's and the inputs' alerts, and the
+// deadman on oasis_node (a deadman's alert keeps only its group's tags,
+// and a name is a field).
 var namedSubject = map[string]bool{
-	"oasis_balance_low": true, "oasis_block_stale": true, "oasis_escrow_slashed": true,
+	"oasis_balance_low": true, "oasis_block_stale": true, "oasis_escrow_slashed": true, "oasis_height_behind": true,
 	"oasis_governance_new_proposal": true, "oasis_governance_vote_missing": true,
 	"oasis_missed_consecutive": true, "oasis_monitor_no_access": true, "oasis_node_down": true,
 	"oasis_node_frozen": true, "oasis_not_in_validator_set": true, "oasis_not_synced": true,

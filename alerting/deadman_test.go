@@ -20,7 +20,7 @@ func TestDeadmen(t *testing.T) {
 		points         series
 		id             string
 	}{
-		{"oasis_node_silent", "oasis_node_silent", healthyPhase(rec, ev).only("oasis_node").where("node_id", ev.OwnNodeID), "oasis_node_silent:" + ev.OwnNodeID},
+		{"oasis_node_silent", "oasis_node_silent", healthyPhase(rec, ev).only("oasis_node").where("node_id", ev.OwnNodeID), "oasis_node_silent:" + ev.OwnNodeID + ":" + hostOf(rec)},
 		{"oasis_input_silent_signing", "oasis_input_silent", inputOf(healthyPhase(rec, ev), "oasis_signing"), inputAlertID("oasis_input_silent", "oasis_signing", rec)},
 		{"oasis_input_silent_entity", "oasis_input_silent", inputOf(healthyFor(rec, ev, 10*time.Minute), "oasis_entity"), inputAlertID("oasis_input_silent", "oasis_entity", rec)},
 		{"oasis_input_silent_governance", "oasis_input_silent", inputOf(healthyFor(rec, ev, 10*time.Minute), "oasis_governance"), inputAlertID("oasis_input_silent", "oasis_governance", rec)},

@@ -126,11 +126,11 @@ func TestChannels(t *testing.T) {
 		}
 	}
 	t.Logf("telegram (as Slack and Discord, and PagerDuty's summary and Opsgenie's message):\n  %s", strings.Join(texts, "\n  "))
-	wantText := "CRITICAL oasis_node_down: node " + ev.OwnNodeID + " not answering for "
+	wantText := "CRITICAL [" + hostOf(rec) + "] oasis_node_down: node " + ev.OwnNodeID + " not answering for "
 	if !containsPrefix(texts, wantText) {
 		t.Errorf("no telegram message starts %q:\n%s", wantText, strings.Join(texts, "\n"))
 	}
-	if !containsPrefix(texts, "INFO oasis_governance_new_proposal: proposal "+itoa(ev.ProposalID)) {
+	if !containsPrefix(texts, "INFO ["+hostOf(rec)+"] oasis_governance_new_proposal: proposal "+itoa(ev.ProposalID)) {
 		t.Errorf("INFO did not reach telegram")
 	}
 

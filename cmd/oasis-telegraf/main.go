@@ -13,6 +13,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -56,6 +57,8 @@ func main() {
 	influxURL := flag.String("influxdb-url", os.Getenv("INFLUX_URL"), "with -check, InfluxDB's URL (default: $INFLUX_URL; empty: not checked)")
 	influxDB := flag.String("influxdb-database", envOr("INFLUX_DB", "telegraf"), "with -check, the database to write to (default: $INFLUX_DB or telegraf)")
 	influxUser := flag.String("influxdb-user", envOr("INFLUX_USER", "telegraf"), "with -check, the InfluxDB user (default: $INFLUX_USER or telegraf; the password comes from $INFLUX_PASSWORD)")
+	passOnError := flag.Bool("pass-on-error", false, "processors: if the config can't be loaded or is refused, pass every point on unchanged "+
+		"and log the error every minute, instead of exiting (under [[processors.execd]] an exit drops the points it carries)")
 	flag.Parse()
 
 	switch {
@@ -73,10 +76,17 @@ func main() {
 
 	loaded, err := loadPlugin(*configFile)
 	if err != nil {
+		if *passOnError && !*check && !*once {
+			passThrough(os.Stdin, os.Stdout, os.Stderr, err, time.Minute)
+			return
+		}
 		fail(err)
 	}
 	if loaded.processor != nil {
-		runProcessor(*configFile, loaded, *check || *once)
+		if *check {
+			os.Exit(checkProcessor(os.Stdout, *configFile, loaded))
+		}
+		runProcessor(*configFile, loaded, *once, *passOnError)
 		return
 	}
 	name, plugin := loaded.name, loaded.input
@@ -101,19 +111,91 @@ func main() {
 
 // runProcessor runs a processor ([[processors.execd]]): line protocol in
 // on stdin, out on stdout, until stdin closes.
-func runProcessor(configFile string, p plugin, inputOnlyFlags bool) {
-	if inputOnlyFlags {
-		fail(fmt.Errorf("%s: -check and -once run inputs; %s is a processor", configFile, p.table()))
+func runProcessor(configFile string, p plugin, once, passOnError bool) {
+	if once {
+		fail(fmt.Errorf("%s: -once runs inputs; %s is a processor", configFile, p.table()))
 	}
 	execdlog.Install(os.Stderr, "processors."+p.name)
 	s := shim.New()
-	// AddStreamingProcessor runs the plugin's Init, which validates every setting.
-	if err := s.AddStreamingProcessor(p.processor); err != nil {
-		fail(fmt.Errorf("%s: %s: %w", configFile, p.table(), err))
+	if err := initProcessor(s, configFile, p); err != nil {
+		if passOnError {
+			passThrough(os.Stdin, os.Stdout, os.Stderr, err, time.Minute)
+			return
+		}
+		fail(err)
 	}
 	if err := s.Run(0); err != nil {
 		fail(err)
 	}
+}
+
+// initProcessor adds the processor to the shim, which runs its Init: the
+// check of every setting.
+func initProcessor(s *shim.Shim, configFile string, p plugin) error {
+	if err := s.AddStreamingProcessor(p.processor); err != nil {
+		// The shim says "failed to init input" for any plugin: its cause
+		// is what the operator needs.
+		if cause := errors.Unwrap(err); cause != nil {
+			err = cause
+		}
+		return fmt.Errorf("%s: %s: %w", configFile, p.table(), err)
+	}
+	return nil
+}
+
+// checkProcessor is -check for a processor: its config loads, its
+// settings are accepted, and nothing in it is skipped (Problems).
+func checkProcessor(w io.Writer, configFile string, p plugin) int {
+	execdlog.Install(io.Discard, "processors."+p.name) // the report says it all
+	if err := initProcessor(shim.New(), configFile, p); err != nil {
+		fmt.Fprintf(w, "FAIL  config     %v\n", err)
+		return 1
+	}
+	target := any(p.processor)
+	if u, ok := p.processor.(processors.HasUnwrap); ok {
+		target = u.Unwrap()
+	}
+	var problems []string
+	if withProblems, ok := target.(interface{ Problems() []string }); ok {
+		problems = withProblems.Problems()
+	}
+	for _, problem := range problems {
+		fmt.Fprintf(w, "FAIL  alias      %s\n", problem)
+	}
+	if len(problems) > 0 {
+		fmt.Fprintf(w, "%d check(s) failed; fix them in %s\n", len(problems), configFile)
+		return 1
+	}
+	fmt.Fprintf(w, "ok    config     %s: every setting accepted\nall checks passed\n", configFile)
+	return 0
+}
+
+// passThrough copies line protocol from in to out unchanged until in
+// closes, logging why every interval: a processor whose config is wrong
+// must not take the points it carries down with it.
+func passThrough(in io.Reader, out io.Writer, log io.Writer, why error, interval time.Duration) {
+	say := func() {
+		for _, line := range strings.Split(strings.TrimRight(why.Error(), "\n"), "\n") {
+			fmt.Fprintln(log, "E! "+line)
+		}
+		fmt.Fprintln(log, "E! passing every point on unchanged until this is fixed (then restart Telegraf)")
+	}
+	say()
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				say()
+			}
+		}
+	}()
+	_, _ = io.Copy(out, in)
+	close(done)
 }
 
 func printSample(name string) error {

@@ -166,12 +166,49 @@ func TestNamesProcessorUnderExecd(t *testing.T) {
 		"oasis_input,input=oasis_node up=1i 1700000000000000000",
 	}, strings.Split(strings.TrimSpace(stdout.String()), "\n"))
 
-	// A name without its ID stops it, saying what to set.
-	r := run(t, "-config", writeConfig(t, "[[processors.oasis_names]]\n[[processors.oasis_names.alias]]\nname = \"validator-1\"\n"))
+	// A name without its ID is skipped and said; -check fails on it.
+	bad := writeConfig(t, "[[processors.oasis_names]]\n[[processors.oasis_names.alias]]\nname = \"validator-1\"\n")
+	r := run(t, "-config", bad, "-check")
 	require.Equal(t, 1, r.exitCode)
-	require.Contains(t, r.stderr, `alias 1 (name "validator-1") has no id: set the ID it names (OASIS_NODE_ID or OASIS_ENTITY_ID in .env for your own)`)
-	// The input-only flags are refused.
+	require.Contains(t, r.stdout, `FAIL  alias      alias 1: name "validator-1" has no id: set the ID it names (OASIS_NODE_ID or OASIS_ENTITY_ID in .env for your own); skipped`)
+	r = run(t, "-config", "../../telegraf/oasis_names.conf", "-check")
+	require.Equal(t, 0, r.exitCode, r.stdout+r.stderr)
+	require.Contains(t, r.stdout, "all checks passed")
+	// -once runs inputs only.
 	r = run(t, "-config", writeConfig(t, "[[processors.oasis_names]]\n"), "-once")
 	require.Equal(t, 1, r.exitCode)
-	require.Contains(t, r.stderr, "-check and -once run inputs; [[processors.oasis_names]] is a processor")
+	require.Contains(t, r.stderr, "-once runs inputs; [[processors.oasis_names]] is a processor")
+}
+
+// Under [[processors.execd]] (telegraf.conf runs it with -pass-on-error),
+// a config that can't be used must not stop the points the processor
+// carries: they pass unchanged and the error is logged.
+func TestNamesProcessorPassesPointsOnABadConfig(t *testing.T) {
+	in := "oasis_node,node_id=GnEZpCgm7AVZny+CDdC8z7MzXJr2fBpz52gPXibpLfg\\= up=1i 1700000000000000000\n"
+	for name, conf := range map[string]string{
+		"not TOML":        "[[processors.oasis_names]\n",
+		"unknown setting": "[[processors.oasis_names]]\nregistry = \"/x\"\n",
+		"refused setting": "[[processors.oasis_names]]\nregistry_reload = \"1s\"\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			cmd := exec.Command(binary, "-config", writeConfig(t, conf), "-pass-on-error")
+			cmd.Stdin = strings.NewReader(in)
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			require.NoError(t, cmd.Run(), stderr.String())
+			require.Equal(t, in, stdout.String())
+			require.True(t, strings.HasPrefix(stderr.String(), "E! "), stderr.String())
+			require.Contains(t, stderr.String(), "E! passing every point on unchanged until this is fixed (then restart Telegraf)")
+		})
+	}
+	// A skipped alias does not stop it either: the others still name.
+	cmd := exec.Command(binary, "-config", writeConfig(t, "[[processors.oasis_names]]\n"+
+		"[[processors.oasis_names.alias]]\nname = \"orphan\"\n"+
+		"[[processors.oasis_names.alias]]\nid = \"GnEZpCgm7AVZny+CDdC8z7MzXJr2fBpz52gPXibpLfg=\"\nname = \"validator-1\"\n"), "-pass-on-error")
+	cmd.Stdin = strings.NewReader(in)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	require.NoError(t, cmd.Run(), stderr.String())
+	require.Contains(t, stdout.String(), `node_name="validator-1"`)
+	require.Contains(t, stderr.String(), `E! [processors.oasis_names] alias 1: name "orphan" has no id`)
 }

@@ -301,7 +301,7 @@ func system() Dashboard {
 func network() Dashboard {
 	return Dashboard{
 		File: "oasis-network.json", UID: "oasis-network", Title: "Oasis: network",
-		Purpose: "Every validator the signing input follows (all_validators = true): uptime and missed blocks side by side, sortable by any column, ours highlighted.",
+		Purpose: "Every validator the signing input follows (all_validators = true): its names (yours, or the entity's own from the metadata registry), uptime and missed blocks side by side, sortable by any column, ours highlighted.",
 		Vars:    []string{"node"},
 		Panels: []Panel{
 			{Title: "Our validator", Kind: Stat, Unit: "percentunit", Width: 24, Height: 4,
@@ -311,8 +311,8 @@ func network() Dashboard {
 				Description: "Click a column header to sort. Our validator's row is coloured.",
 				Thresholds:  steps("red", a("oasis_uptime_low.crit_uptime"), "yellow", a("oasis_uptime_low.warn_uptime"), "green"),
 				Queries: []Query{{Measurement: "oasis_signing", Table: true,
-					Fields: []string{"monitored", "uptime_100", "uptime_1000", "uptime_10000", "missed_total", "signed_total", "proposed_total", "consecutive_missed", "in_validator_set"},
-					Text:   `SELECT last("monitored") AS "ours", last("uptime_100") AS "uptime 100", last("uptime_1000") AS "uptime 1,000", last("uptime_10000") AS "uptime 10,000", last("missed_total") AS "missed", last("signed_total") AS "signed", last("proposed_total") AS "proposed", last("consecutive_missed") AS "missed in a row", last("in_validator_set") AS "in set" FROM "oasis_signing" WHERE $timeFilter GROUP BY "consensus_address", "entity_id", "node_id"`}}},
+					Fields: []string{"node_name", "entity_name", "monitored", "uptime_100", "uptime_1000", "uptime_10000", "missed_total", "signed_total", "proposed_total", "consecutive_missed", "in_validator_set"},
+					Text:   `SELECT last("node_name") AS "node", last("entity_name") AS "entity", last("monitored") AS "ours", last("uptime_100") AS "uptime 100", last("uptime_1000") AS "uptime 1,000", last("uptime_10000") AS "uptime 10,000", last("missed_total") AS "missed", last("signed_total") AS "signed", last("proposed_total") AS "proposed", last("consecutive_missed") AS "missed in a row", last("in_validator_set") AS "in set" FROM "oasis_signing" WHERE $timeFilter GROUP BY "consensus_address", "entity_id", "node_id"`}}},
 			{Title: "Missed heights per validator", Kind: TimeSeries, Unit: "none", Width: 24, Height: 8,
 				Queries: []Query{{Measurement: "oasis_signing", Fields: []string{"missed_total"}, Alias: "$tag_consensus_address",
 					Text: `SELECT non_negative_difference(last("missed_total")) AS "missed" FROM "oasis_signing" WHERE $timeFilter GROUP BY time($__interval), "consensus_address" fill(null)`}}},

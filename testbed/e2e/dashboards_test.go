@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/oasis-mission-control/oasis-mission-control/internal/dashboards"
 	"github.com/oasis-mission-control/oasis-mission-control/testbed/stacktest"
 	"github.com/oasis-mission-control/oasis-mission-control/testbed/wait"
@@ -66,6 +68,40 @@ func checkDashboardQueries(t *testing.T, in *stacktest.Influx, vars map[string]s
 		t.Error("no dashboard query reads these measurements: this check could not fail")
 	}
 	t.Logf("%d of %d dashboard queries returned data", total-len(pending), total)
+}
+
+// checkValidatorNames: the network dashboard's validators table names our
+// validator (the names processor's fields, from .env) and leaves the
+// others' names empty (no alias, no registry).
+func checkValidatorNames(t *testing.T, in *stacktest.Influx, ours string) {
+	t.Helper()
+	var text string
+	for _, d := range dashboards.All() {
+		for _, p := range d.Panels {
+			if d.UID == "oasis-network" && p.Title == "Validators" {
+				text = grafanaMacros(p.Queries[0].Text, nil)
+			}
+		}
+	}
+	require.NotEmpty(t, text, "the network dashboard's validators table")
+	rows := 0
+	for _, s := range influxQL(t, in, text) {
+		col := map[string]int{}
+		for i, c := range s.Columns {
+			col[c] = i
+		}
+		require.Contains(t, col, "node")
+		require.Contains(t, col, "entity")
+		row := s.Values[0]
+		if s.Tags["consensus_address"] == ours {
+			require.Equal(t, "validator-0", row[col["node"]], "our node's name")
+			require.Equal(t, "Our Entity", row[col["entity"]], "our entity's name")
+		} else {
+			require.Nil(t, row[col["node"]], "validator %s has no name", s.Tags["consensus_address"])
+		}
+		rows++
+	}
+	require.Equal(t, 4, rows, "one row per devnet validator")
 }
 
 func hasValue(series []influxSeries) bool {

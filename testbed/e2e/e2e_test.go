@@ -72,7 +72,10 @@ func TestPipeline(t *testing.T) {
 	health := fmt.Sprintf("http://127.0.0.1:%d/", healthPort)
 	tg := stacktest.StartTelegrafWith(t, in, nativestack.TelegrafOptions{
 		Socket: net.Validators[0].Socket, Interval: 2 * time.Second, ConfigFile: conf, HealthPort: healthPort,
-		Env: []string{"OASIS_SIGNING_ALL_VALIDATORS=true", "OASIS_NODE_PROCESS=oasis-devnet"},
+		Env: []string{"OASIS_SIGNING_ALL_VALIDATORS=true", "OASIS_NODE_PROCESS=oasis-devnet",
+			// Names (docs/install.md#names), for the network dashboard's columns.
+			"OASIS_NODE_ID=" + net.Validators[0].NodeID, "OASIS_NODE_NAME=validator-0",
+			"OASIS_ENTITY_ID=" + net.Validators[0].EntityID, "OASIS_ENTITY_NAME=Our Entity"},
 	})
 	defer func() {
 		if t.Failed() {
@@ -151,6 +154,7 @@ func TestPipeline(t *testing.T) {
 		"node":   net.Validators[0].NodeID,
 		"entity": net.Validators[0].EntityID,
 	}, func(m string) bool { return m != "oasis_alert" })
+	checkValidatorNames(t, in, net.Validators[0].ConsensusAddress)
 
 	// A stopped validator shows up as missed heights in InfluxDB.
 	net.StopValidator(3)

@@ -9,7 +9,7 @@
 // or changed would start new series in InfluxDB and new groups in
 // Kapacitor, leaving an alert of the old group open for ever (and a
 // deadman on it firing). Kapacitor's alert templates read a point's
-// fields, but of its tags only the group's.
+// fields; after an aggregation, a join or a deadman, only its group's tags.
 package oasis_names
 
 import (
@@ -52,17 +52,24 @@ type OasisNames struct {
 	// now is time.Now, replaceable in tests.
 	now func() time.Time
 
-	mu         sync.Mutex
-	registry   map[string]string // base64 entity ID -> registry name
-	registryAt time.Time         // the last attempt to read the registry
+	problems []string // aliases skipped by Init, and why
+
+	mu          sync.Mutex
+	registry    map[string]string // base64 entity ID -> registry name
+	registryAt  time.Time         // when the last read of the registry began
+	reloading   bool              // a read is under way
+	skippedSaid string            // the skipped statements last logged
 }
 
 func (*OasisNames) SampleConfig() string { return sampleConfig }
 
-// Init validates the aliases and reads the registry once. A registry that
-// can't be read is not an error here: the processor passes every point on
-// (with the aliases' names) and tries again at the next reload, since a
-// processor that stops would stop the points it carries.
+// Init validates the aliases and starts reading the registry. An alias
+// that is wrong is skipped and said (E!), and the others still apply; a
+// registry that can't be read is said and tried again at the next reload.
+// Neither stops the processor: under processors.execd a processor that
+// stops takes the points it carries down with it, and a typo in a name
+// must not cost the operator their alerts. `oasis-telegraf -check` on the
+// config file fails on them (Problems).
 func (p *OasisNames) Init() error {
 	if p.now == nil {
 		p.now = time.Now
@@ -74,33 +81,48 @@ func (p *OasisNames) Init() error {
 		return fmt.Errorf("registry_reload = %q: at least 1m (the registry changes when its checkout is pulled)", time.Duration(p.RegistryReload))
 	}
 	p.aliases = map[string]string{}
+	p.problems = nil
 	for i, a := range p.Aliases {
-		id, name := strings.TrimSpace(a.ID), strings.TrimSpace(a.Name)
-		if id == "" && name == "" {
-			continue
+		if err := p.addAlias(a); err != nil {
+			problem := fmt.Sprintf("alias %d: %v; skipped", i+1, err)
+			p.problems = append(p.problems, problem)
+			p.Log.Error(problem)
 		}
-		if id == "" {
-			return fmt.Errorf("alias %d (name %q) has no id: set the ID it names (OASIS_NODE_ID or OASIS_ENTITY_ID in .env for your own)", i+1, name)
-		}
-		var pk signature.PublicKey
-		if err := pk.UnmarshalText([]byte(id)); err != nil {
-			return fmt.Errorf("alias %d: id %q is not a node or entity ID (base64 of 32 bytes, as the node_id and entity_id tags show them): %w", i+1, id, err)
-		}
-		if name == "" {
-			// An ID from .env without a name: nothing to add.
-			continue
-		}
-		if err := checkAlias(name); err != nil {
-			return fmt.Errorf("alias %d (id %s): %w", i+1, id, err)
-		}
-		if prev, ok := p.aliases[pk.String()]; ok && prev != name {
-			return fmt.Errorf("alias %d: id %s is named twice (%q and %q)", i+1, id, prev, name)
-		}
-		p.aliases[pk.String()] = name
 	}
 	if p.RegistryDir != "" {
+		p.registryAt = p.now()
 		p.reloadRegistry()
 	}
+	return nil
+}
+
+// Problems are the aliases Init skipped, and why.
+func (p *OasisNames) Problems() []string { return p.problems }
+
+// addAlias checks one alias and adds it; an alias with neither id nor
+// name (the .env defaults, unset), or an id without a name, adds nothing.
+func (p *OasisNames) addAlias(a Alias) error {
+	id, name := strings.TrimSpace(a.ID), strings.TrimSpace(a.Name)
+	switch {
+	case id == "" && name == "":
+		return nil
+	case id == "":
+		return fmt.Errorf("name %q has no id: set the ID it names (OASIS_NODE_ID or OASIS_ENTITY_ID in .env for your own)", name)
+	}
+	var pk signature.PublicKey
+	if err := pk.UnmarshalText([]byte(id)); err != nil {
+		return fmt.Errorf("id %q is not a node or entity ID (base64 of 32 bytes, as the node_id and entity_id tags show them): %w", id, err)
+	}
+	if name == "" {
+		return nil
+	}
+	if err := checkAlias(name); err != nil {
+		return fmt.Errorf("id %s: %w", id, err)
+	}
+	if prev, ok := p.aliases[pk.String()]; ok && prev != name {
+		return fmt.Errorf("id %s is named twice (%q and %q)", id, prev, name)
+	}
+	p.aliases[pk.String()] = name
 	return nil
 }
 
@@ -118,30 +140,41 @@ func checkAlias(name string) error {
 }
 
 // reloadRegistry reads the registry checkout; on failure it keeps the
-// names it had and says why.
+// names it had and says why. A statement skipped is said when the set of
+// skipped ones changes, not at every reload.
 func (p *OasisNames) reloadRegistry() {
-	p.registryAt = p.now()
 	names, skipped, err := readRegistry(p.RegistryDir)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.reloading = false
 	if err != nil {
 		p.Log.Errorf("metadata registry %s: %v; entity names from it are not added until it can be read (next try in %s)",
 			p.RegistryDir, err, time.Duration(p.RegistryReload))
 		return
 	}
-	for _, s := range skipped {
-		p.Log.Warnf("metadata registry %s: skipped %s", p.RegistryDir, s)
+	if said := strings.Join(skipped, "\n"); said != p.skippedSaid {
+		for _, s := range skipped {
+			p.Log.Warnf("metadata registry %s: skipped %s", p.RegistryDir, s)
+		}
+		p.skippedSaid = said
 	}
 	p.registry = names
 	p.Log.Debugf("metadata registry %s: %d entity names", p.RegistryDir, len(names))
 }
 
 // Apply adds node_name and entity_name where a name is known. Points
-// without the ID tags pass unchanged.
+// without the ID tags pass unchanged. A registry reload that is due runs
+// beside it: a slow filesystem must not hold up the points (Telegraf
+// passes every point through its processors in turn).
 func (p *OasisNames) Apply(in ...telegraf.Metric) []telegraf.Metric {
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.RegistryDir != "" && p.now().Sub(p.registryAt) >= time.Duration(p.RegistryReload) {
-		p.reloadRegistry()
+	if p.RegistryDir != "" && !p.reloading && p.now().Sub(p.registryAt) >= time.Duration(p.RegistryReload) {
+		p.reloading = true
+		p.registryAt = p.now()
+		go p.reloadRegistry()
 	}
+	registry := p.registry
+	p.mu.Unlock()
 	for _, m := range in {
 		if id, ok := m.GetTag("node_id"); ok {
 			if name, ok := p.aliases[id]; ok {
@@ -151,7 +184,7 @@ func (p *OasisNames) Apply(in ...telegraf.Metric) []telegraf.Metric {
 		if id, ok := m.GetTag("entity_id"); ok {
 			if name, ok := p.aliases[id]; ok {
 				m.AddField("entity_name", name)
-			} else if name, ok := p.registry[id]; ok {
+			} else if name, ok := registry[id]; ok {
 				m.AddField("entity_name", name)
 			}
 		}

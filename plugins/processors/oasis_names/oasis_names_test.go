@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -198,59 +199,74 @@ func TestRegistrySkipsStatementsThatFailChecks(t *testing.T) {
 	require.Contains(t, joined, "metadata version 2")
 }
 
+// applied is what Apply returns for one point with entity_id id.
+func applied(p *OasisNames, id string) []telegraf.Metric {
+	return p.Apply(point("e", map[string]string{"entity_id": id}))
+}
+
 func TestRegistryMissingThenPulled(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "metadata-registry")
+	var mu sync.Mutex
 	now := ts
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
 	log := &testutil.CaptureLogger{}
-	p := &OasisNames{RegistryDir: dir, RegistryReload: config.Duration(time.Hour), Log: log, now: func() time.Time { return now }}
+	p := &OasisNames{RegistryDir: dir, RegistryReload: config.Duration(time.Hour), Log: log, now: clock}
 	// A registry that isn't there yet does not stop the points.
 	require.NoError(t, p.Init())
 	require.NotEmpty(t, log.Errors())
 	require.Contains(t, log.Errors()[0], "registry_dir is the checkout's top directory")
-	testutil.RequireMetricsEqual(t,
-		[]telegraf.Metric{point("e", map[string]string{"entity_id": chlorisID})},
-		p.Apply(point("e", map[string]string{"entity_id": chlorisID})))
+	unnamed := []telegraf.Metric{point("e", map[string]string{"entity_id": chlorisID})}
+	named := []telegraf.Metric{point("e", map[string]string{"entity_id": chlorisID, "entity_name": "Chloris Network"})}
+	testutil.RequireMetricsEqual(t, unnamed, applied(p, chlorisID))
 
-	// Checked out later: read at the next reload, not before.
+	// Checked out later: read at the next reload, not before. The read
+	// runs beside Apply, so its names arrive shortly after.
 	src, _ := copyRegistry(t)
 	require.NoError(t, os.Rename(src, dir))
-	now = now.Add(59 * time.Minute)
-	testutil.RequireMetricsEqual(t,
-		[]telegraf.Metric{point("e", map[string]string{"entity_id": chlorisID})},
-		p.Apply(point("e", map[string]string{"entity_id": chlorisID})))
-	now = now.Add(time.Minute)
-	testutil.RequireMetricsEqual(t,
-		[]telegraf.Metric{point("e", map[string]string{"entity_id": chlorisID, "entity_name": "Chloris Network"})},
-		p.Apply(point("e", map[string]string{"entity_id": chlorisID})))
+	advance(59 * time.Minute)
+	testutil.RequireMetricsEqual(t, unnamed, applied(p, chlorisID))
+	advance(time.Minute)
+	require.Eventually(t, func() bool {
+		return testutil.MetricEqual(named[0], applied(p, chlorisID)[0])
+	}, 5*time.Second, 10*time.Millisecond, "the pulled registry's names are added")
 
 	// Gone again (a botched pull): the names read last are kept.
 	require.NoError(t, os.RemoveAll(dir))
-	now = now.Add(time.Hour)
-	testutil.RequireMetricsEqual(t,
-		[]telegraf.Metric{point("e", map[string]string{"entity_id": chlorisID, "entity_name": "Chloris Network"})},
-		p.Apply(point("e", map[string]string{"entity_id": chlorisID})))
-	require.Len(t, log.Errors(), 2)
+	advance(time.Hour)
+	applied(p, chlorisID) // starts the reload
+	require.Eventually(t, func() bool { return len(log.Errors()) == 2 }, 5*time.Second, 10*time.Millisecond, "the failed read is logged")
+	testutil.RequireMetricsEqual(t, named, applied(p, chlorisID))
 }
 
-func TestInitRejectsBadAliases(t *testing.T) {
+func TestBadAliasesAreSkippedNotFatal(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
-		p       *OasisNames
-		wantErr string
+		alias   Alias
+		problem string
 	}{
-		{"name without id", &OasisNames{Aliases: []Alias{{Name: "validator-1"}}}, `alias 1 (name "validator-1") has no id`},
-		{"id not base64", &OasisNames{Aliases: []Alias{{ID: "validator-1", Name: "v"}}}, `alias 1: id "validator-1" is not a node or entity ID`},
-		{"id too short", &OasisNames{Aliases: []Alias{{ID: "AAAA", Name: "v"}}}, `is not a node or entity ID`},
-		{"named twice", &OasisNames{Aliases: []Alias{{ID: ourNodeID, Name: "a"}, {ID: ourNodeID, Name: "b"}}}, `is named twice ("a" and "b")`},
-		{"control character", &OasisNames{Aliases: []Alias{{ID: ourNodeID, Name: "a\nb"}}}, `control or invisible character`},
-		{"too long", &OasisNames{Aliases: []Alias{{ID: ourNodeID, Name: strings.Repeat("n", 65)}}}, `longer than 64 characters`},
-		{"reload too often", &OasisNames{RegistryReload: config.Duration(time.Second)}, `registry_reload = "1s": at least 1m`},
+		{"name without id", Alias{Name: "validator-1"}, `alias 2: name "validator-1" has no id: set the ID it names (OASIS_NODE_ID or OASIS_ENTITY_ID in .env for your own); skipped`},
+		{"id not base64", Alias{ID: "validator-1", Name: "v"}, `alias 2: id "validator-1" is not a node or entity ID`},
+		{"id too short", Alias{ID: "AAAA", Name: "v"}, `is not a node or entity ID`},
+		{"named twice", Alias{ID: ourEntityID, Name: "b"}, `is named twice ("Our Entity" and "b"); skipped`},
+		{"control character", Alias{ID: ourNodeID, Name: "a\nb"}, `control or invisible character`},
+		{"too long", Alias{ID: ourNodeID, Name: strings.Repeat("n", 65)}, `longer than 64 characters`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			tc.p.Log = testutil.Logger{}
-			require.ErrorContains(t, tc.p.Init(), tc.wantErr)
+			log := &testutil.CaptureLogger{}
+			p := &OasisNames{Log: log, Aliases: []Alias{{ID: ourEntityID, Name: "Our Entity"}, tc.alias}}
+			require.NoError(t, p.Init())
+			require.Len(t, p.Problems(), 1)
+			require.Contains(t, p.Problems()[0], tc.problem)
+			require.Equal(t, []string{"E! [] " + p.Problems()[0]}, log.Errors(), "said in the log")
+			// The good alias still names its entity.
+			testutil.RequireMetricsEqual(t,
+				[]telegraf.Metric{point("e", map[string]string{"entity_id": ourEntityID, "entity_name": "Our Entity"})},
+				applied(p, ourEntityID))
 		})
 	}
+	p := &OasisNames{Log: testutil.Logger{}, RegistryReload: config.Duration(time.Second)}
+	require.ErrorContains(t, p.Init(), `registry_reload = "1s": at least 1m`)
 }
 
 func TestSampleConfigParses(t *testing.T) {
