@@ -187,32 +187,57 @@ var catalog = []alertCase{
 	},
 	{
 		task: "oasis_height_behind", template: "oasis_height_behind",
-		alertID: func(rec series, ev events) string { return "oasis_height_behind" },
+		alertID: func(rec series, ev events) string { return "oasis_height_behind:" + ev.OwnNodeID },
 		fault: func(t *testing.T, rec series, ev events) (series, []step) {
-			// A reference node (tag reference=true) runs ahead of ours by
-			// 20 blocks for 30 s, then by 60, then ours catches up.
+			// The reference furthest ahead is 20 blocks ahead of ours from
+			// 20 s, 60 from 40 s, then ours catches up at 60 s (derived:
+			// the oasis_node input's reference fields, as it writes them).
 			own := healthyPhase(rec, ev).only("oasis_node")
 			t0 := own.first()
-			ahead := func(tm time.Time) int64 {
+			s := withReferenceLag(own, func(tm time.Time) int64 {
 				switch d := tm.Sub(t0); {
 				case d >= 20*time.Second && d < 40*time.Second:
 					return 20
 				case d >= 40*time.Second && d < 60*time.Second:
 					return 60
 				}
-				return 0
-			}
-			ref := referenceOf(own, ahead)
-			// The join rounds times to its 5 s tolerance.
-			return append(own, ref...), []step{
-				within("WARNING", t0.Add(15*time.Second), 10*time.Second),
-				within("CRITICAL", t0.Add(35*time.Second), 10*time.Second),
-				within("OK", t0.Add(55*time.Second), 10*time.Second),
+				return 1
+			})
+			return s, []step{
+				within("WARNING", t0.Add(20*time.Second), 3*time.Second),
+				within("CRITICAL", t0.Add(40*time.Second), 3*time.Second),
+				within("OK", t0.Add(60*time.Second), 3*time.Second),
 			}
 		},
 		healthy: func(t *testing.T, rec series, ev events) series {
-			own := healthyPhase(rec, ev).only("oasis_node")
-			return append(own, referenceOf(own, func(time.Time) int64 { return 1 })...)
+			return withReferenceLag(healthyPhase(rec, ev).only("oasis_node"), func(time.Time) int64 { return 1 })
+		},
+	},
+	{
+		task: "oasis_references_down", template: "oasis_references_down",
+		alertID: func(rec series, ev events) string { return "oasis_references_down:" + ev.OwnNodeID },
+		fault: func(t *testing.T, rec series, ev events) (series, []step) {
+			// Both references stop answering 30 s in, for 2 minutes.
+			s := withReferenceLag(healthyFor(rec, ev, 4*time.Minute).only("oasis_node"), func(time.Time) int64 { return 1 })
+			t0 := s.first()
+			from, to := t0.Add(30*time.Second), t0.Add(150*time.Second)
+			s = s.edit(func(_ int, p *point) {
+				if !p.Time.Before(from) && p.Time.Before(to) {
+					p.Fields["references_up"] = int64(0)
+					delete(p.Fields, "reference_height_lag")
+					delete(p.Fields, "reference_epoch_lag")
+					delete(p.Fields, "reference_ahead")
+				}
+			})
+			return s, []step{
+				within("WARNING", from.Add(55*time.Second), 5*time.Second),
+				within("OK", to, 3*time.Second),
+			}
+		},
+		healthy: func(t *testing.T, rec series, ev events) series {
+			// One of the two down all along is no alert: the other compares.
+			s := withReferenceLag(healthyFor(rec, ev, 4*time.Minute).only("oasis_node"), func(time.Time) int64 { return 1 })
+			return s.edit(func(_ int, p *point) { p.Fields["references_up"] = int64(1) })
 		},
 	},
 	{

@@ -103,14 +103,17 @@ func inputAlertID(alert, input string, rec series) string {
 	return alert + ":" + input + ":" + inputKey(rec, input)
 }
 
-// referenceOf copies our node's points as a reference node's (tag
-// reference=true, another node ID), ahead by ahead(t) blocks.
-func referenceOf(own series, ahead func(time.Time) int64) series {
+// withReferenceLag is our node's oasis_node points as the input writes them
+// with two references configured and answering, the one furthest ahead by
+// ahead(t) blocks (derived: the devnet recording has no references).
+func withReferenceLag(own series, ahead func(time.Time) int64) series {
 	return own.edit(func(_ int, p *point) {
-		p.Tags["reference"] = "true"
-		p.Tags["node_id"] = "reference-node"
-		if h, ok := p.Fields["latest_height"].(int64); ok {
-			p.Fields["latest_height"] = h + ahead(p.Time)
+		p.Fields["references_total"] = int64(2)
+		p.Fields["references_up"] = int64(2)
+		if _, ok := p.Fields["latest_height"].(int64); ok {
+			p.Fields["reference_height_lag"] = ahead(p.Time)
+			p.Fields["reference_epoch_lag"] = int64(0)
+			p.Fields["reference_ahead"] = "public"
 		}
 	})
 }

@@ -3,6 +3,7 @@ package fakenode
 import (
 	"context"
 	"crypto/sha256"
+	"fmt"
 	"sort"
 	"sync"
 	"time"
@@ -280,6 +281,20 @@ func (f *fakeConsensus) GetChainContext(context.Context) (string, error) {
 		return "fakenode-chain-context", nil
 	}
 	return c.context, nil
+}
+
+func (f *fakeConsensus) GetStatus(context.Context) (*consensus.Status, error) {
+	f.n.record("Consensus.GetStatus")
+	f.n.mu.Lock()
+	defer f.n.mu.Unlock()
+	if f.n.consensusStatusErr != nil {
+		return nil, f.n.consensusStatusErr
+	}
+	if f.n.consensusStatus == nil {
+		return nil, fmt.Errorf("fakenode: no consensus status set")
+	}
+	st := *f.n.consensusStatus
+	return &st, nil
 }
 
 func (f *fakeConsensus) GetLatestHeight(context.Context) (int64, error) {

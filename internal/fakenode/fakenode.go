@@ -31,15 +31,18 @@ type Node struct {
 	// Socket is the path of the node's internal.sock.
 	Socket string
 
-	mu            sync.Mutex
-	status        *control.Status
-	statusErr     error
-	synced        bool
-	syncedErr     error
-	validators    []*scheduler.Validator
-	validatorsErr error
-	calls         map[string]int
-	delays        map[string]time.Duration
+	mu        sync.Mutex
+	status    *control.Status
+	statusErr error
+	// consensusStatus: what Consensus.GetStatus returns (a reference node).
+	consensusStatus    *consensus.Status
+	consensusStatusErr error
+	synced             bool
+	syncedErr          error
+	validators         []*scheduler.Validator
+	validatorsErr      error
+	calls              map[string]int
+	delays             map[string]time.Duration
 
 	// Chain holds the blocks, validator sets and node descriptors served.
 	Chain *Chain
@@ -117,6 +120,14 @@ func (n *Node) SetStatus(st *control.Status, err error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.status, n.statusErr = st, err
+}
+
+// SetConsensusStatus sets what Consensus.GetStatus returns (err wins if
+// set).
+func (n *Node) SetConsensusStatus(st *consensus.Status, err error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.consensusStatus, n.consensusStatusErr = st, err
 }
 
 // SetSynced sets what NodeController.IsSynced returns.

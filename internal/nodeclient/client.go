@@ -247,6 +247,13 @@ func (c *Client) ChainContext(ctx context.Context) (string, error) {
 	return call(ctx, c, "Consensus.GetChainContext", c.consensus.GetChainContext)
 }
 
+// ConsensusStatus is the consensus backend's status: latest height, time
+// and epoch. Unlike NodeStatus it is part of the public API, so a public
+// gRPC endpoint answers it too (a reference node).
+func (c *Client) ConsensusStatus(ctx context.Context) (*consensus.Status, error) {
+	return call(ctx, c, "Consensus.GetStatus", c.consensus.GetStatus)
+}
+
 // LatestHeight is the height of the latest block the node has.
 func (c *Client) LatestHeight(ctx context.Context) (int64, error) {
 	return call(ctx, c, "Consensus.GetLatestHeight", c.consensus.GetLatestHeight)

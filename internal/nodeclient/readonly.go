@@ -21,6 +21,7 @@ var readOnlyMethods = map[string]bool{
 	"/oasis-core.NodeController/IsSynced":            true,
 	"/oasis-core.Consensus/GetBlock":                 true,
 	"/oasis-core.Consensus/GetChainContext":          true,
+	"/oasis-core.Consensus/GetStatus":                true,
 	"/oasis-core.Consensus/GetLatestHeight":          true,
 	"/oasis-core.Consensus/GetLastRetainedHeight":    true,
 	"/oasis-core.Consensus/GetValidators":            true,

@@ -109,6 +109,7 @@ func TestEveryQueryIsAllowed(t *testing.T) {
 	collect(c.ActiveProposals(ctx, 1))
 	collect(c.Votes(ctx, 1, 1))
 	collect(c.ChainContext(ctx))
+	collect(c.ConsensusStatus(ctx))
 	collect(c.LatestHeight(ctx))
 	collect(c.LastRetainedHeight(ctx))
 	collect(c.ConsensusValidators(ctx, 1))

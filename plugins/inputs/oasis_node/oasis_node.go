@@ -28,8 +28,10 @@ const Measurement = "oasis_node"
 // OasisNode is the plugin and its configuration.
 type OasisNode struct {
 	nodeclient.Config
-	NodeID string          `toml:"node_id"`
-	Log    telegraf.Logger `toml:"-"`
+	NodeID string `toml:"node_id"`
+	// References are other nodes to compare ours with (reference.go).
+	References []*Reference    `toml:"reference"`
+	Log        telegraf.Logger `toml:"-"`
 
 	client     *nodeclient.Client
 	expectedID *signature.PublicKey
@@ -55,6 +57,9 @@ func (o *OasisNode) Init() error {
 		return err
 	}
 	o.client = client
+	if err := o.initReferences(); err != nil {
+		return err
+	}
 	if o.now == nil {
 		o.now = time.Now
 	}
@@ -70,6 +75,7 @@ func (o *OasisNode) Stop() {
 	if o.client != nil {
 		_ = o.client.Close()
 	}
+	o.stopReferences()
 }
 
 // Gather reads the node once: its status, whether it is synced and the
@@ -80,24 +86,27 @@ func (o *OasisNode) Gather(acc telegraf.Accumulator) error {
 	// The input's own point, as every input of ours writes one.
 	status := inputstatus.Begin("oasis_node", o.Address)
 	defer func() { status.Add(acc, nil, now) }()
+	// The references are asked while our node is read; a reference that
+	// can't be read is its own point's down_reason, not this input's error.
+	references := o.queryReferences(ctx)
 
 	st, err := o.client.NodeStatus(ctx)
 	if err != nil {
 		acc.AddError(fmt.Errorf("reading node status: %w", status.Fail(err)))
-		o.addDown(acc, now, nodeclient.Reason(err))
+		o.addDown(acc, now, nodeclient.Reason(err), references())
 		return nil
 	}
 	if o.expectedID != nil && !st.Identity.Node.Equal(*o.expectedID) {
 		acc.AddError(fmt.Errorf("node_id: the node at %s is %s, not the configured %s",
 			o.client.Target(), st.Identity.Node, o.expectedID))
 		status.FailWith(nodeclient.ReasonWrongNode)
-		o.addDown(acc, now, nodeclient.ReasonWrongNode)
+		o.addDown(acc, now, nodeclient.ReasonWrongNode, references())
 		return nil
 	}
 	if st.Consensus == nil {
 		acc.AddError(fmt.Errorf("node status from %s has no consensus section (mode %q)", o.client.Target(), st.Mode))
 		status.FailWith(nodeclient.ReasonQueryFailed)
-		o.addDown(acc, now, nodeclient.ReasonQueryFailed)
+		o.addDown(acc, now, nodeclient.ReasonQueryFailed, references())
 		return nil
 	}
 
@@ -133,6 +142,7 @@ func (o *OasisNode) Gather(acc telegraf.Accumulator) error {
 	}
 
 	fields["up"] = up
+	o.addReferences(acc, references(), fields, st.Consensus.ChainContext, tags, now)
 	acc.AddFields(Measurement, fields, tags, now)
 	return nil
 }
@@ -141,8 +151,11 @@ func (o *OasisNode) Gather(acc telegraf.Accumulator) error {
 // "down" is a value alerts can see rather than an absence, with the reason
 // (nodeclient.Reason*), so an alert can tell a stopped node from a monitor
 // that may not use the socket.
-func (o *OasisNode) addDown(acc telegraf.Accumulator, now time.Time, reason string) {
-	acc.AddFields(Measurement, map[string]any{"up": int64(0), "down_reason": reason}, copyTags(o.lastTags), now)
+// The references are still reported (references_up), without a lag.
+func (o *OasisNode) addDown(acc telegraf.Accumulator, now time.Time, reason string, references []referenceResult) {
+	fields := map[string]any{"up": int64(0), "down_reason": reason}
+	o.addReferences(acc, references, fields, "", copyTags(o.lastTags), now)
+	acc.AddFields(Measurement, fields, copyTags(o.lastTags), now)
 }
 
 func (o *OasisNode) tags(st *control.Status) map[string]string {

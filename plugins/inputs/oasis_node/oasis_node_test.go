@@ -378,6 +378,14 @@ func TestReadmeListsEveryField(t *testing.T) {
 			emitted = append(emitted, name)
 		}
 	}
+	// With a reference configured, the comparison (reference_test.go).
+	n, r := startNode(t), startReference(t, 1001, 10)
+	compared, _ := split(t, gather(t, withReferences(t, "unix:"+n.Socket, ref("one", "unix:"+r.Socket))))
+	for name := range compared.Fields() {
+		if _, ok := healthyFields()[name]; !ok {
+			emitted = append(emitted, name)
+		}
+	}
 	require.ElementsMatch(t, emitted, documented)
 
 	input, err := docfields.Fields("README.md", inputstatus.Measurement)
