@@ -63,3 +63,69 @@ func gatherOne(t *testing.T, p *oasis_node.OasisNode) *testutil.Metric {
 	require.Equal(t, int64(1), acc.Metrics[1].Fields["up"])
 	return acc.Metrics[0]
 }
+
+// TestRealReference compares a real validator with another real node of
+// the network as its reference: level with it, then the reference
+// stopped (down, with the reason, and our node still up), then back.
+func TestRealReference(t *testing.T) {
+	// Four validators: one stopped leaves 3/4 of the votes, the chain goes on.
+	net := devnettest.Start(t, devnettest.Options{Validators: 4, BlockInterval: 500 * time.Millisecond, EpochBlocks: 20})
+	p := &oasis_node.OasisNode{
+		Config: nodeclient.Config{Address: net.Address(0)}, NodeID: net.Validators[0].NodeID, Log: testutil.Logger{},
+		References: []*oasis_node.Reference{{Name: "validator-1", Config: nodeclient.Config{Address: net.Address(1)}}},
+	}
+	require.NoError(t, p.Init())
+	defer p.Stop()
+
+	gather := func() (node, ref *testutil.Metric) {
+		var acc testutil.Accumulator
+		require.NoError(t, p.Gather(&acc))
+		for _, m := range acc.Metrics {
+			switch m.Measurement {
+			case oasis_node.Measurement:
+				node = m
+			case oasis_node.ReferenceMeasurement:
+				ref = m
+			}
+		}
+		require.NotNil(t, node)
+		require.NotNil(t, ref)
+		return node, ref
+	}
+
+	// Level: the two nodes of one chain, read at the same moment, are a
+	// block or two apart at most (0.5 s blocks).
+	var node, ref *testutil.Metric
+	wait.Until(t, func() bool {
+		node, ref = gather()
+		return ref.Fields["up"] == int64(1) && node.Fields["up"] == int64(1) && node.Fields["reference_height_lag"] != nil
+	}, 60*time.Second, 500*time.Millisecond, "the reference answers")
+	lag := node.Fields["reference_height_lag"].(int64)
+	require.LessOrEqual(t, lag, int64(3))
+	require.GreaterOrEqual(t, lag, int64(-3))
+	require.Equal(t, int64(1), node.Fields["references_up"])
+	require.Equal(t, "validator-1", node.Fields["reference_ahead"])
+	require.Equal(t, "validator-1", ref.Tags["reference"])
+	require.Equal(t, net.Validators[0].NodeID, ref.Tags["node_id"])
+	require.Equal(t, lag, ref.Fields["height_lag"])
+	require.Equal(t, node.Fields["epoch"].(int64)+ref.Fields["epoch_lag"].(int64), ref.Fields["epoch"])
+
+	// The reference stopped: its point says why; our node is still up and
+	// no lag is reported.
+	net.StopValidator(1)
+	wait.Until(t, func() bool {
+		node, ref = gather()
+		return ref.Fields["up"] == int64(0)
+	}, 30*time.Second, 500*time.Millisecond, "the stopped reference reads down")
+	require.Contains(t, []any{nodeclient.ReasonNoSocket, nodeclient.ReasonNotAnswering}, ref.Fields["down_reason"])
+	require.Equal(t, int64(1), node.Fields["up"])
+	require.Equal(t, int64(0), node.Fields["references_up"])
+	require.Nil(t, node.Fields["reference_height_lag"])
+
+	// Back: compared again.
+	net.StartValidator(1)
+	wait.Until(t, func() bool {
+		node, ref = gather()
+		return ref.Fields["up"] == int64(1) && node.Fields["references_up"] == int64(1)
+	}, 60*time.Second, 500*time.Millisecond, "the restarted reference answers again")
+}
