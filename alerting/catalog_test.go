@@ -221,7 +221,7 @@ var validatorTemplates = map[string]bool{"oasis_missed_consecutive": true, "oasi
 // deadman on oasis_node (a deadman's alert keeps only its group's tags,
 // and a name is a field).
 var namedSubject = map[string]bool{
-	"oasis_balance_low": true, "oasis_block_stale": true, "oasis_escrow_slashed": true, "oasis_height_behind": true,
+	"oasis_balance_low": true, "oasis_block_stale": true, "oasis_escrow_slashed": true, "oasis_height_behind": true, "oasis_references_down": true,
 	"oasis_governance_new_proposal": true, "oasis_governance_vote_missing": true,
 	"oasis_missed_consecutive": true, "oasis_monitor_no_access": true, "oasis_node_down": true,
 	"oasis_node_frozen": true, "oasis_not_in_validator_set": true, "oasis_not_synced": true,

@@ -70,9 +70,25 @@ func TestPipeline(t *testing.T) {
 	healthPort, err := proc.FreePort()
 	require.NoError(t, err)
 	health := fmt.Sprintf("http://127.0.0.1:%d/", healthPort)
+	// The shipped plugin configs, with two reference nodes turned on as
+	// the comments there say: validator 1 (answers) and a node whose
+	// socket is gone (down, no_socket).
+	confDir := t.TempDir()
+	shippedConfs, err := filepath.Glob("../../telegraf/*.conf")
+	require.NoError(t, err)
+	for _, f := range shippedConfs {
+		b, err := os.ReadFile(f)
+		require.NoError(t, err)
+		if filepath.Base(f) == "oasis_node.conf" {
+			b = append(b, fmt.Sprintf("  [[inputs.oasis_node.reference]]\n    name = \"validator-1\"\n    address = %q\n"+
+				"  [[inputs.oasis_node.reference]]\n    name = \"gone\"\n    address = \"unix:/nonexistent/oasis/internal.sock\"\n",
+				net.Address(1))...)
+		}
+		require.NoError(t, os.WriteFile(filepath.Join(confDir, filepath.Base(f)), b, 0o644))
+	}
 	tg := stacktest.StartTelegrafWith(t, in, nativestack.TelegrafOptions{
 		Socket: net.Validators[0].Socket, Interval: 2 * time.Second, ConfigFile: conf, HealthPort: healthPort,
-		Env: []string{"OASIS_SIGNING_ALL_VALIDATORS=true", "OASIS_NODE_PROCESS=oasis-devnet",
+		Env: []string{"OASIS_SIGNING_ALL_VALIDATORS=true", "OASIS_NODE_PROCESS=oasis-devnet", "OASIS_CONFIG_DIR=" + confDir,
 			// Names (docs/install.md#names), for the network dashboard's columns.
 			"OASIS_NODE_ID=" + net.Validators[0].NodeID, "OASIS_NODE_NAME=validator-0",
 			"OASIS_ENTITY_ID=" + net.Validators[0].EntityID, "OASIS_ENTITY_NAME=Our Entity"},

@@ -154,7 +154,8 @@ func (o *OasisNode) Gather(acc telegraf.Accumulator) error {
 // The references are still reported (references_up), without a lag.
 func (o *OasisNode) addDown(acc telegraf.Accumulator, now time.Time, reason string, references []referenceResult) {
 	fields := map[string]any{"up": int64(0), "down_reason": reason}
-	o.addReferences(acc, references, fields, "", copyTags(o.lastTags), now)
+	// Compared on the chain our node was last seen on.
+	o.addReferences(acc, references, fields, o.lastTags["chain_context"], copyTags(o.lastTags), now)
 	acc.AddFields(Measurement, fields, copyTags(o.lastTags), now)
 }
 

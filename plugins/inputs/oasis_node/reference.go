@@ -3,10 +3,12 @@ package oasis_node
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"sync"
 	"time"
 
 	"github.com/influxdata/telegraf"
+	"github.com/influxdata/telegraf/config"
 
 	"github.com/oasis-mission-control/oasis-mission-control/internal/nodeclient"
 )
@@ -18,18 +20,29 @@ const ReferenceMeasurement = "oasis_reference"
 // testnet endpoint for a mainnet node): its height says nothing about ours.
 const reasonOtherChain = "other_chain"
 
+// reasonStale: the reference answers, but its latest block is older than
+// max_block_age: a stalled node is no measure of the network.
+const reasonStale = "stale"
+
+// defaultMaxBlockAge: Oasis blocks come every ~6 s; a reference whose
+// latest block is 2 minutes old has stopped following the chain.
+const defaultMaxBlockAge = 2 * time.Minute
+
+// referenceName: a reference's name goes into tags and alert messages (and
+// Kapacitor HTML-escapes the details): plain characters only.
+var referenceName = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
 // Reference is another node ours is compared with: another of the
-// operator's nodes, or a public gRPC endpoint over TLS. Only public calls
-// are made to it (Consensus.GetStatus each gather, GetChainContext until
-// it answers), so a public endpoint serves.
+// operator's nodes, or a public gRPC endpoint over TLS. One public call is
+// made to it per gather (Consensus.GetStatus), so a public endpoint serves.
 type Reference struct {
 	// Name tells references apart in the tags and the alert messages.
 	Name string `toml:"name"`
+	// MaxBlockAge: a reference whose latest block is older is stale (down).
+	MaxBlockAge config.Duration `toml:"max_block_age"`
 	nodeclient.Config
 
 	client *nodeclient.Client
-	// chainContext is the reference's, read once it answers.
-	chainContext string
 	// said is the state last logged ("" up, else the down reason), so a
 	// reference that stays down is logged once, not at every gather.
 	said string
@@ -44,6 +57,7 @@ type referenceResult struct {
 	height int64
 	epoch  int64
 	time   time.Time
+	chain  string // the chain context it answered for
 }
 
 // initReferences validates the references' settings.
@@ -53,12 +67,19 @@ func (o *OasisNode) initReferences() error {
 		switch {
 		case r.Name == "":
 			return fmt.Errorf("reference %d: name is required (it tells references apart in alerts)", i+1)
+		case !referenceName.MatchString(r.Name):
+			return fmt.Errorf("reference %d: name %q: letters, digits, '.', '_' and '-' only, at most 64", i+1, r.Name)
+		case r.MaxBlockAge < 0:
+			return fmt.Errorf("reference %q: max_block_age must not be negative", r.Name)
 		case seen[r.Name]:
 			return fmt.Errorf("reference %d: name %q is used twice", i+1, r.Name)
 		case r.Address == "":
 			return fmt.Errorf("reference %q: address is required (another node's socket, or host:port of a gRPC endpoint)", r.Name)
 		}
 		seen[r.Name] = true
+		if r.MaxBlockAge == 0 {
+			r.MaxBlockAge = config.Duration(defaultMaxBlockAge)
+		}
 		client, err := nodeclient.New(r.Config)
 		if err != nil {
 			return fmt.Errorf("reference %q: %w", r.Name, err)
@@ -90,29 +111,26 @@ func (o *OasisNode) queryReferences(ctx context.Context) func() []referenceResul
 
 func queryReference(ctx context.Context, r *Reference) referenceResult {
 	res := referenceResult{ref: r}
-	if r.chainContext == "" {
-		cc, err := r.client.ChainContext(ctx)
-		if err != nil {
-			res.reason, res.err = nodeclient.Reason(err), err
-			return res
-		}
-		r.chainContext = cc
-	}
+	// The chain context comes with the status at every gather: a network
+	// upgrade's new genesis changes it on both sides.
 	st, err := r.client.ConsensusStatus(ctx)
 	if err != nil {
 		res.reason, res.err = nodeclient.Reason(err), err
 		return res
 	}
-	res.up, res.height, res.epoch, res.time = true, st.LatestHeight, int64(st.LatestEpoch), st.LatestTime
+	res.up, res.height, res.epoch, res.time, res.chain = true, st.LatestHeight, int64(st.LatestEpoch), st.LatestTime, st.ChainContext
 	return res
 }
 
 // addReferences writes one oasis_reference point per reference and adds
 // the comparison to our node's fields: references_total, references_up
 // and, when our node's height is known, the largest lag behind a
-// reference on our chain (reference_height_lag, reference_epoch_lag,
-// reference_ahead: which reference). own is nil when our node could not
-// be read; ownChain is our node's chain context ("" if unknown).
+// reference (reference_height_lag, reference_epoch_lag, reference_ahead:
+// which reference). A reference counts only on our node's chain (ownChain,
+// the last one seen while our node is down; "" before it was ever read)
+// and with a fresh block: blocks need 2/3 of the votes, so no honest node
+// of our chain is ahead of the network, and the largest height is the
+// network's.
 func (o *OasisNode) addReferences(acc telegraf.Accumulator, results []referenceResult, own map[string]any, ownChain string, tags map[string]string, now time.Time) {
 	if len(results) == 0 {
 		return
@@ -123,9 +141,15 @@ func (o *OasisNode) addReferences(acc telegraf.Accumulator, results []referenceR
 	var best *referenceResult
 	for i := range results {
 		r := &results[i]
-		if r.up && ownChain != "" && r.ref.chainContext != ownChain {
+		switch {
+		case !r.up:
+		case ownChain != "" && r.chain != ownChain:
 			r.up, r.reason = false, reasonOtherChain
-			r.err = fmt.Errorf("it serves chain %s, our node %s: check its address", r.ref.chainContext, ownChain)
+			r.err = fmt.Errorf("it serves chain %s, our node %s: check that its address is of the same network", r.chain, ownChain)
+		case !r.time.IsZero() && now.Sub(r.time) > time.Duration(r.ref.MaxBlockAge):
+			r.up, r.reason = false, reasonStale
+			r.err = fmt.Errorf("its latest block (height %d) is %s old, over max_block_age %s", r.height,
+				now.Sub(r.time).Round(time.Second), time.Duration(r.ref.MaxBlockAge))
 		}
 		o.logReference(r)
 		rtags := copyTags(tags)
@@ -145,7 +169,7 @@ func (o *OasisNode) addReferences(acc telegraf.Accumulator, results []referenceR
 				best = r
 			}
 		}
-		if haveEpoch && ownChain != "" {
+		if haveHeight && haveEpoch && ownChain != "" {
 			fields["epoch_lag"] = r.epoch - ownEpoch
 		}
 		acc.AddFields(ReferenceMeasurement, fields, rtags, now)

@@ -22,8 +22,8 @@ import (
 func startReference(t *testing.T, height int64, epoch int64) *fakenode.Node {
 	t.Helper()
 	r := fakenode.Start(t)
-	r.Chain.SetChainContext(chainContext)
-	r.SetConsensusStatus(&consensus.Status{LatestHeight: height, LatestEpoch: beacon.EpochTime(epoch), LatestTime: now.Add(-2 * time.Second)}, nil)
+	r.SetConsensusStatus(&consensus.Status{LatestHeight: height, LatestEpoch: beacon.EpochTime(epoch),
+		LatestTime: now.Add(-2 * time.Second), ChainContext: chainContext}, nil)
 	return r
 }
 
@@ -90,12 +90,11 @@ func TestReferencesLag(t *testing.T) {
 	require.Equal(t, map[string]any{"up": int64(1), "latest_height": int64(1012), "epoch": int64(11),
 		"latest_block_age_seconds": 2.0, "height_lag": int64(12), "epoch_lag": int64(1)}, refs["public"].Fields())
 	require.Equal(t, int64(-5), field(refs["sentry"], "height_lag"), "ahead of a reference: a negative lag")
-	// The chain context is read once; the status at every gather.
+	// One public call per gather, the chain context with it.
 	gather(t, p)
-	require.Equal(t, 1, ahead.Calls("GetChainContext"))
 	require.Equal(t, 2, ahead.Calls("Consensus.GetStatus"))
-	// No call to a reference but these two public ones.
-	require.Zero(t, ahead.Calls("GetStatus"))
+	require.Zero(t, ahead.Calls("GetChainContext"))
+	require.Zero(t, ahead.Calls("GetStatus"), "nothing of the node controller")
 }
 
 func TestReferenceDownAndBack(t *testing.T) {
@@ -130,23 +129,61 @@ func TestReferenceDownAndBack(t *testing.T) {
 	}
 	require.Equal(t, 2, warnings, "%v", log.Messages())
 
-	r1.SetConsensusStatus(&consensus.Status{LatestHeight: 1002, LatestEpoch: 10, LatestTime: now}, nil)
+	r1.SetConsensusStatus(&consensus.Status{LatestHeight: 1002, LatestEpoch: 10, LatestTime: now, ChainContext: chainContext}, nil)
 	node, _ = split(t, gather(t, p))
 	require.Equal(t, int64(1), field(node, "references_up"))
 	require.Equal(t, int64(2), field(node, "reference_height_lag"))
 }
 
 // A reference on another chain (a testnet endpoint for a mainnet node) is
-// no reference: down, other_chain, and no lag from it.
+// no reference: down, other_chain, and no lag from it; also while our node
+// is down (the chain it was last seen on). After a network upgrade both
+// answer for the new chain, and it counts again.
 func TestReferenceOnAnotherChain(t *testing.T) {
 	n := startNode(t)
 	r := startReference(t, 5_000_000, 30000)
-	r.Chain.SetChainContext("0b91b8e4e44b2003a7c5e23ddadb5e14ef5345c0ebcb3ddcae07fa2f244cab76")
+	testnet := "0b91b8e4e44b2003a7c5e23ddadb5e14ef5345c0ebcb3ddcae07fa2f244cab76"
+	r.SetConsensusStatus(&consensus.Status{LatestHeight: 5_000_000, LatestEpoch: 30000, LatestTime: now, ChainContext: testnet}, nil)
 	p := withReferences(t, "unix:"+n.Socket, ref("testnet", "unix:"+r.Socket))
 	node, refs := split(t, gather(t, p))
 	require.Equal(t, int64(0), field(node, "references_up"))
 	require.Nil(t, field(node, "reference_height_lag"))
 	require.Equal(t, map[string]any{"up": int64(0), "down_reason": "other_chain"}, refs["testnet"].Fields())
+
+	n.SetStatus(nil, errors.New("restarting"))
+	node, refs = split(t, gather(t, p))
+	require.Equal(t, int64(0), field(node, "up"))
+	require.Equal(t, int64(0), field(node, "references_up"), "still another chain while ours is down")
+	require.Equal(t, "other_chain", field(refs["testnet"], "down_reason"))
+
+	// Both on a new chain (the upgrade's genesis): compared again.
+	st := validatorStatus()
+	st.Consensus.ChainContext = testnet
+	st.Consensus.LatestHeight = 4_999_990
+	n.SetStatus(st, nil)
+	node, _ = split(t, gather(t, p))
+	require.Equal(t, int64(1), field(node, "references_up"))
+	require.Equal(t, int64(10), field(node, "reference_height_lag"))
+}
+
+// A reference that answers but no longer follows the chain is stale:
+// down, and no lag from it (it would hide ours falling behind).
+func TestStaleReference(t *testing.T) {
+	n := startNode(t)
+	r := startReference(t, 990, 10)
+	r.SetConsensusStatus(&consensus.Status{LatestHeight: 990, LatestEpoch: 10, LatestTime: now.Add(-3 * time.Minute), ChainContext: chainContext}, nil)
+	p := withReferences(t, "unix:"+n.Socket, ref("stalled", "unix:"+r.Socket))
+	node, refs := split(t, gather(t, p))
+	require.Equal(t, int64(0), field(node, "references_up"))
+	require.Nil(t, field(node, "reference_height_lag"))
+	require.Equal(t, "stale", field(refs["stalled"], "down_reason"))
+
+	// max_block_age is per reference.
+	lenient := ref("stalled", "unix:"+r.Socket)
+	lenient.MaxBlockAge = config.Duration(5 * time.Minute)
+	node, _ = split(t, gather(t, withReferences(t, "unix:"+n.Socket, lenient)))
+	require.Equal(t, int64(1), field(node, "references_up"))
+	require.Equal(t, int64(-10), field(node, "reference_height_lag"))
 }
 
 // Our node down: its up=0 point still says how many references answer,
@@ -173,6 +210,8 @@ func TestInitRejectsBadReferences(t *testing.T) {
 		{"no address", []*Reference{{Name: "a"}}, `reference "a": address is required`},
 		{"twice", []*Reference{ref("a", "grpc.oasis.io:443"), ref("a", "unix:/r/internal.sock")}, `reference 2: name "a" is used twice`},
 		{"bad address", []*Reference{ref("a", "http://grpc.oasis.io")}, `reference "a": `},
+		{"markup in the name", []*Reference{ref("<b>", "grpc.oasis.io:443")}, `name "<b>": letters, digits`},
+		{"negative age", []*Reference{{Name: "a", MaxBlockAge: config.Duration(-time.Second), Config: nodeclient.Config{Address: "grpc.oasis.io:443"}}}, "max_block_age must not be negative"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := &OasisNode{Config: nodeclient.Config{Address: "unix:/n/internal.sock"}, References: tc.refs}
