@@ -14,7 +14,7 @@ mkdir -p "$bin"
 INFLUXDB_VERSION=v1.8.10
 TELEGRAF_VERSION=v1.37.2
 # Telegraf's custom build: exactly the plugins telegraf.conf configures.
-TELEGRAF_TAGS=custom,inputs.execd,processors.execd,inputs.http_listener_v2,parsers.json_v2,inputs.internal,inputs.cpu,inputs.mem,inputs.disk,inputs.diskio,inputs.net,inputs.system,inputs.processes,inputs.procstat,outputs.influxdb,outputs.health
+TELEGRAF_TAGS=custom,inputs.execd,processors.execd,inputs.prometheus,inputs.http_listener_v2,parsers.json_v2,inputs.internal,inputs.cpu,inputs.mem,inputs.disk,inputs.diskio,inputs.net,inputs.system,inputs.processes,inputs.procstat,outputs.influxdb,outputs.health
 
 build_pinned() { # name module version [tags]
   local name=$1 module=$2 version=$3 tags=${4:-}

@@ -36,6 +36,9 @@ type Validator struct {
 	Socket           string `json:"socket"`
 	ConsensusPort    int    `json:"consensus_port"`
 	P2PPort          int    `json:"p2p_port"`
+	// MetricsPort is where the node serves its Prometheus metrics
+	// (metrics.mode pull, on 127.0.0.1): /metrics.
+	MetricsPort int `json:"metrics_port"`
 }
 
 // Manifest describes a network created by oasis-devnet init.

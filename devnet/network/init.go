@@ -190,6 +190,9 @@ func newMember(dir string, index int) (*member, error) {
 	if mb.v.P2PPort, err = proc.FreePort(); err != nil {
 		return nil, err
 	}
+	if mb.v.MetricsPort, err = proc.FreePort(); err != nil {
+		return nil, err
+	}
 	consKey := mb.identity.ConsensusSigner.Public()
 	mb.v.NodeID = mb.identity.NodeSigner.Public().String()
 	mb.v.EntityID = mb.entity.ID.String()
@@ -415,6 +418,10 @@ func writeNodeConfig(mb *member, all []*member, genesisFile string) error {
 	cfg.Consensus.Debug.P2PAllowDuplicateIP = true
 	cfg.Consensus.Debug.P2PAddrBookLenient = true
 	cfg.P2P.Port = uint16(mb.v.P2PPort)
+	// The node's own Prometheus metrics, as an operator turns them on for
+	// Telegraf's inputs.prometheus (telegraf.conf).
+	cfg.Metrics.Mode = "pull"
+	cfg.Metrics.Address = fmt.Sprintf("127.0.0.1:%d", mb.v.MetricsPort)
 	cfg.Registration.Entity = filepath.Join(mb.v.EntityDir, "entity.json")
 	for _, other := range all {
 		if other == mb {
