@@ -29,23 +29,38 @@ func TestRestartMidIncident(t *testing.T) {
 		fault func(p *point)
 		// Short thresholds, so CRITICAL fires well before the restart.
 		vars map[string]string
+		// level is the alert's level during the fault: CRITICAL if empty
+		// (oasis_references_down only warns).
+		level string
 	}{
 		{"oasis_node_down", "oasis_node_down", "oasis_node_down:" + ev.OwnNodeID, ownNode,
 			func(p *point) { p.Fields = map[string]any{"up": int64(0), "down_reason": "no_socket"} },
-			map[string]string{"crit_seconds": "30"}},
+			map[string]string{"crit_seconds": "30"}, ""},
 		{"oasis_plugin_errors_signing", "oasis_plugin_errors", inputAlertID("oasis_plugin_errors", "oasis_signing", rec),
 			func(d time.Duration) series { return inputOf(healthyFor(rec, ev, d), "oasis_signing") },
 			func(p *point) {
 				p.Fields = map[string]any{"up": int64(0), "down_reason": "query_failed", "failed_reads": int64(1)}
 			},
-			map[string]string{"warn_seconds": "10", "crit_seconds": "30"}},
+			map[string]string{"warn_seconds": "10", "crit_seconds": "30"}, ""},
 		{"oasis_not_synced", "oasis_not_synced", "oasis_not_synced:" + ev.OwnNodeID, ownNode,
 			func(p *point) { p.Fields["synced"] = int64(0); p.Fields["consensus_status"] = "syncing" },
-			map[string]string{"warn_seconds": "10", "crit_seconds": "30"}},
+			map[string]string{"warn_seconds": "10", "crit_seconds": "30"}, ""},
 		{"oasis_signing_state_unsaved", "oasis_signing_state_unsaved", "oasis_signing_state_unsaved:" + inputKey(rec, "oasis_signing"),
 			func(d time.Duration) series { return inputOf(healthyFor(rec, ev, d), "oasis_signing") },
 			func(p *point) { p.Fields["state_saved"] = int64(0) },
-			map[string]string{"crit_seconds": "30"}},
+			map[string]string{"crit_seconds": "30"}, ""},
+		{task: "oasis_references_down", template: "oasis_references_down", id: "oasis_references_down:" + ev.OwnNodeID,
+			points: func(d time.Duration) series {
+				return withReferenceLag(ownNode(d), func(time.Time) int64 { return 1 })
+			},
+			fault: func(p *point) {
+				p.Fields["references_up"] = int64(0)
+				delete(p.Fields, "reference_height_lag")
+				delete(p.Fields, "reference_epoch_lag")
+				delete(p.Fields, "reference_ahead")
+			},
+			vars:  map[string]string{"down_for_seconds": "30"},
+			level: "WARNING"},
 	} {
 		t.Run(c.task, func(t *testing.T) {
 			t.Parallel()
@@ -68,21 +83,28 @@ func TestRestartMidIncident(t *testing.T) {
 				return out
 			}
 			k.write(t, s.between(s.first(), restartAt).lp(t))
+			level := c.level
+			if level == "" {
+				level = "CRITICAL"
+			}
 			waitUntil(t, 30*time.Second, func() error {
 				for _, e := range events() {
-					if e.Level == "CRITICAL" {
+					if e.Level == level {
 						return nil
 					}
 				}
-				return fmt.Errorf("no CRITICAL before the restart: %s", show(events()))
+				return fmt.Errorf("no %s before the restart: %s", level, show(events()))
 			})
 			k.restart(t)
 			k.feed(t, s.between(restartAt, s.last().Add(time.Second)).lp(t))
 			got := events()
 			steps := []step{
 				{level: "WARNING", from: from, to: restartAt, optional: true},
-				within("CRITICAL", from.Add(30*time.Second), 5*time.Second),
+				within(level, from.Add(30*time.Second), 5*time.Second),
 				within("OK", to, 5*time.Second),
+			}
+			if level == "WARNING" {
+				steps = steps[1:]
 			}
 			if err := matchSteps(got, steps); err != nil {
 				t.Fatalf("%v\nwant:\n%s\ngot:\n%s", err, showSteps(steps), show(got))

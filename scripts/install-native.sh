@@ -153,7 +153,7 @@ OASIS_ENTITY_NAME=
 OASIS_METADATA_REGISTRY_DIR=
 # The node's own Prometheus metrics, once turned on in the node's config.yml
 # and in telegraf.conf (docs/node-metrics.md).
-OASIS_NODE_METRICS_URL=http://127.0.0.1:3000/metrics
+OASIS_NODE_METRICS_URL=http://127.0.0.1:9102/metrics
 OASIS_STATE_DIR=$STATEDIR
 OASIS_TELEGRAF_BIN=$BINDIR/oasis-telegraf
 OASIS_CONFIG_DIR=$CONFDIR/oasis

@@ -160,7 +160,11 @@ func checkProcessor(w io.Writer, configFile string, p plugin) int {
 		problems = withProblems.Problems()
 	}
 	for _, problem := range problems {
-		fmt.Fprintf(w, "FAIL  alias      %s\n", problem)
+		what := "alias"
+		if strings.HasPrefix(problem, "metadata registry") {
+			what = "registry"
+		}
+		fmt.Fprintf(w, "FAIL  %-10s %s\n", what, problem)
 	}
 	if len(problems) > 0 {
 		fmt.Fprintf(w, "%d check(s) failed; fix them in %s\n", len(problems), configFile)

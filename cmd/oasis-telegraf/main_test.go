@@ -171,6 +171,10 @@ func TestNamesProcessorUnderExecd(t *testing.T) {
 	r := run(t, "-config", bad, "-check")
 	require.Equal(t, 1, r.exitCode)
 	require.Contains(t, r.stdout, `FAIL  alias      alias 1: name "validator-1" has no id: set the ID it names (OASIS_NODE_ID or OASIS_ENTITY_ID in .env for your own); skipped`)
+	// A registry checkout that isn't there fails -check too.
+	r = run(t, "-config", writeConfig(t, "[[processors.oasis_names]]\nregistry_dir = \"/nonexistent/metadata-registry\"\n"), "-check")
+	require.Equal(t, 1, r.exitCode)
+	require.Contains(t, r.stdout, "FAIL  registry   metadata registry /nonexistent/metadata-registry: reading /nonexistent/metadata-registry/registry/entity")
 	r = run(t, "-config", "../../telegraf/oasis_names.conf", "-check")
 	require.Equal(t, 0, r.exitCode, r.stdout+r.stderr)
 	require.Contains(t, r.stdout, "all checks passed")

@@ -294,6 +294,12 @@ func system() Dashboard {
 				Queries:     []Query{meanOf("procstat", "", "", "memory_rss")}},
 			{Title: "Load", Kind: TimeSeries, Unit: "none", Width: 8, Height: 8,
 				Queries: []Query{meanOf("system", "", "", "load1", "load5", "load15")}},
+			{Title: "oasis-node's own view: state and memory", Kind: TimeSeries, Unit: "bytes", Width: 12, Height: 8,
+				Description: "From the node's own metrics, both installs: its ABCI state database, its data directory and its heap (anonymous resident memory). Empty until they are turned on (docs/node-metrics.md).",
+				Queries:     []Query{meanOf("oasis_node_metrics", "", "", "oasis_abci_db_size", "oasis_node_disk_usage_bytes", "oasis_node_mem_rss_anon_bytes")}},
+			{Title: "oasis-node's own view: consensus", Kind: TimeSeries, Unit: "none", Width: 12, Height: 8,
+				Description: "CometBFT as the node sees it: rounds per height above 0 mean slow or absent proposers; validators missing from the last commit; peers. Empty until the node's metrics are turned on (docs/node-metrics.md).",
+				Queries:     []Query{meanOf("oasis_node_metrics", "", "", "cometbft_consensus_rounds", "cometbft_consensus_missing_validators", "cometbft_p2p_peers")}},
 		},
 	}
 }

@@ -96,7 +96,8 @@ var pluginOf = map[string]string{
 // docOf maps our measurements that no plugin writes to the page that
 // documents them.
 var docOf = map[string]string{
-	"oasis_alert": "docs/alert-history.md", // Kapacitor's alerts, through Telegraf's listener
+	"oasis_alert":        "docs/alert-history.md", // Kapacitor's alerts, through Telegraf's listener
+	"oasis_node_metrics": "docs/node-metrics.md",  // the node's own, through Telegraf's inputs.prometheus
 }
 
 // nameFields are the fields the oasis_names processor adds, documented in

@@ -66,7 +66,10 @@ func TestPipeline(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 1, strings.Count(string(shipped), "lt = 1000.0"), "telegraf.conf's health threshold")
 	conf := filepath.Join(t.TempDir(), "telegraf.conf")
-	require.NoError(t, os.WriteFile(conf, []byte(strings.Replace(string(shipped), "lt = 1000.0", "lt = 50.0", 1)), 0o600))
+	// The node's own metrics turned on, as docs/node-metrics.md says: the
+	// system dashboard's panels read them.
+	edited := stacktest.UncommentBlock(t, strings.Replace(string(shipped), "lt = 1000.0", "lt = 50.0", 1), "oasis_node_metrics")
+	require.NoError(t, os.WriteFile(conf, []byte(edited), 0o600))
 	healthPort, err := proc.FreePort()
 	require.NoError(t, err)
 	health := fmt.Sprintf("http://127.0.0.1:%d/", healthPort)
@@ -89,6 +92,7 @@ func TestPipeline(t *testing.T) {
 	tg := stacktest.StartTelegrafWith(t, in, nativestack.TelegrafOptions{
 		Socket: net.Validators[0].Socket, Interval: 2 * time.Second, ConfigFile: conf, HealthPort: healthPort,
 		Env: []string{"OASIS_SIGNING_ALL_VALIDATORS=true", "OASIS_NODE_PROCESS=oasis-devnet", "OASIS_CONFIG_DIR=" + confDir,
+			fmt.Sprintf("OASIS_NODE_METRICS_URL=http://127.0.0.1:%d/metrics", net.Validators[0].MetricsPort),
 			// Names (docs/install.md#names), for the network dashboard's columns.
 			"OASIS_NODE_ID=" + net.Validators[0].NodeID, "OASIS_NODE_NAME=validator-0",
 			"OASIS_ENTITY_ID=" + net.Validators[0].EntityID, "OASIS_ENTITY_NAME=Our Entity"},

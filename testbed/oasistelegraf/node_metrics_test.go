@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"testing"
 	"time"
 
@@ -17,21 +16,6 @@ import (
 	"github.com/oasis-mission-control/oasis-mission-control/testbed/stacktest"
 	"github.com/oasis-mission-control/oasis-mission-control/testbed/wait"
 )
-
-// uncommentBlock turns on the commented block between the BEGIN and END
-// markers of telegraf.conf, as docs/node-metrics.md tells the operator:
-// the "# " in front of each line goes.
-func uncommentBlock(t *testing.T, conf, name string) string {
-	t.Helper()
-	begin, end := "# BEGIN "+name+"\n", "# END "+name+"\n"
-	i, j := strings.Index(conf, begin), strings.Index(conf, end)
-	require.True(t, i >= 0 && j > i, "telegraf.conf has the %s block", name)
-	var out strings.Builder
-	for _, line := range strings.SplitAfter(conf[i+len(begin):j], "\n") {
-		out.WriteString(strings.TrimPrefix(line, "# "))
-	}
-	return conf[:i] + out.String() + conf[j+len(end):]
-}
 
 // TestNodeMetricsThroughTelegraf: a devnet validator serves its own
 // Prometheus metrics (metrics.mode pull, as the doc turns them on);
@@ -47,7 +31,7 @@ func TestNodeMetricsThroughTelegraf(t *testing.T) {
 	shipped, err := os.ReadFile("../../telegraf.conf")
 	require.NoError(t, err)
 	conf := filepath.Join(t.TempDir(), "telegraf.conf")
-	require.NoError(t, os.WriteFile(conf, []byte(uncommentBlock(t, string(shipped), "oasis_node_metrics")), 0o600))
+	require.NoError(t, os.WriteFile(conf, []byte(stacktest.UncommentBlock(t, string(shipped), "oasis_node_metrics")), 0o600))
 	tg := stacktest.StartTelegrafWith(t, in, nativestack.TelegrafOptions{
 		Socket: v.Socket, Interval: 2 * time.Second, ConfigFile: conf,
 		Env: []string{"OASIS_NODE_PROCESS=oasis-devnet", fmt.Sprintf("OASIS_NODE_METRICS_URL=http://127.0.0.1:%d/metrics", v.MetricsPort)},

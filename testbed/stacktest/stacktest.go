@@ -7,6 +7,7 @@ package stacktest
 import (
 	"context"
 	"github.com/oasis-mission-control/oasis-mission-control/devnet/proc"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -131,4 +132,21 @@ func StartKapacitor(t testing.TB, in *Influx, env ...string) *nativestack.Kapaci
 		t.Fatal(err)
 	}
 	return k
+}
+
+// UncommentBlock turns on a commented block of telegraf.conf, between its
+// "# BEGIN name" and "# END name" lines, as the docs tell the operator:
+// the "# " in front of each line goes.
+func UncommentBlock(t testing.TB, conf, name string) string {
+	t.Helper()
+	begin, end := "# BEGIN "+name+"\n", "# END "+name+"\n"
+	i, j := strings.Index(conf, begin), strings.Index(conf, end)
+	if i < 0 || j < i {
+		t.Fatalf("telegraf.conf has no %s block", name)
+	}
+	var out strings.Builder
+	for _, line := range strings.SplitAfter(conf[i+len(begin):j], "\n") {
+		out.WriteString(strings.TrimPrefix(line, "# "))
+	}
+	return conf[:i] + out.String() + conf[j+len(end):]
 }

@@ -58,6 +58,7 @@ type OasisNames struct {
 	registry    map[string]string // base64 entity ID -> registry name
 	registryAt  time.Time         // when the last read of the registry began
 	reloading   bool              // a read is under way
+	registryErr string            // why the last read failed; "" if it did not
 	skippedSaid string            // the skipped statements last logged
 }
 
@@ -96,8 +97,17 @@ func (p *OasisNames) Init() error {
 	return nil
 }
 
-// Problems are the aliases Init skipped, and why.
-func (p *OasisNames) Problems() []string { return p.problems }
+// Problems are the aliases Init skipped and, if the registry could not be
+// read at its last try, why: what `oasis-telegraf -check` reports.
+func (p *OasisNames) Problems() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := append([]string(nil), p.problems...)
+	if p.registryErr != "" {
+		out = append(out, p.registryErr)
+	}
+	return out
+}
 
 // addAlias checks one alias and adds it; an alias with neither id nor
 // name (the .env defaults, unset), or an id without a name, adds nothing.
@@ -148,10 +158,12 @@ func (p *OasisNames) reloadRegistry() {
 	defer p.mu.Unlock()
 	p.reloading = false
 	if err != nil {
-		p.Log.Errorf("metadata registry %s: %v; entity names from it are not added until it can be read (next try in %s)",
-			p.RegistryDir, err, time.Duration(p.RegistryReload))
+		p.registryErr = fmt.Sprintf("metadata registry %s: %v", p.RegistryDir, err)
+		p.Log.Errorf("%s; entity names from it are not added until it can be read (next try in %s)",
+			p.registryErr, time.Duration(p.RegistryReload))
 		return
 	}
+	p.registryErr = ""
 	if said := strings.Join(skipped, "\n"); said != p.skippedSaid {
 		for _, s := range skipped {
 			p.Log.Warnf("metadata registry %s: skipped %s", p.RegistryDir, s)
