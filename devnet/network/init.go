@@ -52,6 +52,10 @@ type Options struct {
 	// node's user reaches the socket without entering the 0700 data
 	// directory.
 	SocketDir string
+	// Metrics: each validator serves its Prometheus metrics (metrics.mode
+	// pull) on 127.0.0.1:<metrics_port>. Off by default: a lone validator
+	// with metrics on was seen to hang on SIGTERM waiting to deregister.
+	Metrics bool
 }
 
 // DefaultOptions are a 4-validator network with ~1 s blocks and 30-block
@@ -113,7 +117,7 @@ func Init(dir string, opts Options) (*Manifest, error) {
 
 	members := make([]*member, opts.Validators)
 	for i := range members {
-		if members[i], err = newMember(dir, i); err != nil {
+		if members[i], err = newMember(dir, i, opts.Metrics); err != nil {
 			return nil, fmt.Errorf("validator %d: %w", i, err)
 		}
 	}
@@ -152,7 +156,7 @@ func Init(dir string, opts Options) (*Manifest, error) {
 	return m, m.write()
 }
 
-func newMember(dir string, index int) (*member, error) {
+func newMember(dir string, index int, metrics bool) (*member, error) {
 	mb := &member{v: Validator{Index: index}}
 	mb.v.DataDir = filepath.Join(dir, "validator-"+strconv.Itoa(index))
 	mb.v.EntityDir = filepath.Join(dir, "entity-"+strconv.Itoa(index))
@@ -190,8 +194,10 @@ func newMember(dir string, index int) (*member, error) {
 	if mb.v.P2PPort, err = proc.FreePort(); err != nil {
 		return nil, err
 	}
-	if mb.v.MetricsPort, err = proc.FreePort(); err != nil {
-		return nil, err
+	if metrics {
+		if mb.v.MetricsPort, err = proc.FreePort(); err != nil {
+			return nil, err
+		}
 	}
 	consKey := mb.identity.ConsensusSigner.Public()
 	mb.v.NodeID = mb.identity.NodeSigner.Public().String()
@@ -420,8 +426,10 @@ func writeNodeConfig(mb *member, all []*member, genesisFile string) error {
 	cfg.P2P.Port = uint16(mb.v.P2PPort)
 	// The node's own Prometheus metrics, as an operator turns them on for
 	// Telegraf's inputs.prometheus (telegraf.conf).
-	cfg.Metrics.Mode = "pull"
-	cfg.Metrics.Address = fmt.Sprintf("127.0.0.1:%d", mb.v.MetricsPort)
+	if mb.v.MetricsPort != 0 {
+		cfg.Metrics.Mode = "pull"
+		cfg.Metrics.Address = fmt.Sprintf("127.0.0.1:%d", mb.v.MetricsPort)
+	}
 	cfg.Registration.Entity = filepath.Join(mb.v.EntityDir, "entity.json")
 	for _, other := range all {
 		if other == mb {

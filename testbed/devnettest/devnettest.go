@@ -47,6 +47,9 @@ type Options struct {
 	// Umask is the validators' umask in octal (e.g. "0007": the socket
 	// group-writable); empty: the test's own.
 	Umask string
+	// Metrics: each validator serves its Prometheus metrics
+	// (Validator.MetricsPort).
+	Metrics bool
 }
 
 // Net is a running devnet.
@@ -126,6 +129,9 @@ func Start(t testing.TB, opts Options) *Net {
 		"-validators", strconv.Itoa(opts.Validators),
 		"-block-interval", opts.BlockInterval.String(),
 		"-epoch-blocks", strconv.FormatInt(opts.EpochBlocks, 10)}
+	if opts.Metrics {
+		args = append(args, "-metrics")
+	}
 	if opts.SocketDir != "" {
 		args = append(args, "-socket-dir", opts.SocketDir)
 	}

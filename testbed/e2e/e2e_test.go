@@ -58,7 +58,7 @@ func fieldsIn(t *testing.T, in *stacktest.Influx) map[string]map[string]any {
 }
 
 func TestPipeline(t *testing.T) {
-	net := devnettest.Start(t, devnettest.Options{Validators: 4, BlockInterval: 500 * time.Millisecond, EpochBlocks: 20})
+	net := devnettest.Start(t, devnettest.Options{Validators: 4, BlockInterval: 500 * time.Millisecond, EpochBlocks: 20, Metrics: true})
 	in := stacktest.StartInflux(t)
 	// telegraf.conf as shipped, but its health check trips at 50 waiting
 	// points instead of 1,000, so a one-minute outage shows.

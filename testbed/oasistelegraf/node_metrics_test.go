@@ -23,7 +23,7 @@ import (
 // docs/node-metrics.md lists into InfluxDB.
 func TestNodeMetricsThroughTelegraf(t *testing.T) {
 	// Two validators: CometBFT exports its peers gauge once a peer came.
-	net := devnettest.Start(t, devnettest.Options{Validators: 2, BlockInterval: 500 * time.Millisecond, EpochBlocks: 10})
+	net := devnettest.Start(t, devnettest.Options{Validators: 2, BlockInterval: 500 * time.Millisecond, EpochBlocks: 10, Metrics: true})
 	v := net.Validators[0]
 	require.NotZero(t, v.MetricsPort, "the devnet serves metrics")
 	in := stacktest.StartInflux(t)
