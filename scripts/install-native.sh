@@ -68,6 +68,8 @@ install -D -m 0644 influxdb/oasis-setup.sh "$(d "$SHAREDIR")/oasis-setup.sh"
 install -d -m 0755 "$(d "$CONFDIR")" "$(d "$CONFDIR")/oasis"
 install -m 0644 telegraf.conf telegraf-native.conf "$(d "$CONFDIR")/"
 install -m 0644 telegraf/*.conf "$(d "$CONFDIR")/oasis/"
+# More nodes to read: the operator's files (oasis-telegraf -new-node), kept.
+install -d -m 0755 "$(d "$CONFDIR")/oasis/nodes"
 install -m 0644 kapacitor/kapacitor.conf "$(d "$CONFDIR")/kapacitor.conf"
 rm -rf "$(d "$CONFDIR")/kapacitor/load"
 install -d -m 0755 "$(d "$CONFDIR")/kapacitor"
@@ -140,11 +142,18 @@ INFLUX_DB=telegraf
 INFLUX_USER=telegraf
 INFLUX_PASSWORD=$telegraf_pw
 OASIS_NODE_SOCKET=$SOCKET
+# Your name for this host, the host tag of every point (empty: the
+# machine's hostname).
+OASIS_HOSTNAME=
 # The node's ID (oasis-telegraf -check prints it): set it, so that a node
 # that is down when Telegraf starts still reports up=0 under its ID.
 OASIS_NODE_ID=
+# The node's role: validator, sentry, compute or observer
+# (docs/install.md#several-nodes).
+OASIS_NODE_ROLE=validator
 # Names alert messages and dashboards lead with (docs/install.md#names):
-# your name for the node (needs OASIS_NODE_ID), your entity's ID
+# your name for the node (also its source tag: set it before the first
+# start), your entity's ID
 # (oasis-telegraf -check prints it) and name; optionally a checkout of the
 # Oasis metadata registry for other entities' names.
 OASIS_NODE_NAME=
@@ -236,7 +245,7 @@ StateDirectory=$statedir_name
 StateDirectoryMode=0700
 EnvironmentFile=$CONFDIR/telegraf.env
 ExecStart=
-ExecStart=$TELEGRAF_BIN --config $CONFDIR/telegraf.conf --config $CONFDIR/telegraf-native.conf \$TELEGRAF_OPTS
+ExecStart=$TELEGRAF_BIN --config $CONFDIR/telegraf.conf --config $CONFDIR/telegraf-native.conf --config-directory $CONFDIR/oasis/nodes \$TELEGRAF_OPTS
 EOF
 dropin kapacitor <<EOF
 # Oasis Mission Control (make install): the vendor's Kapacitor with our

@@ -9,6 +9,8 @@
 //	oasis-telegraf -config oasis_names.conf                  # under [[processors.execd]]
 //	oasis-telegraf -sample-config oasis_node                 # print a plugin's config
 //	oasis-telegraf -config oasis_node.conf -check            # check socket access, the node, InfluxDB
+//	oasis-telegraf -new-node sentry-1 -role sentry -address unix:/run/oasis-sentry-1/internal.sock
+//	                                                         # print the config of one more node to read
 package main
 
 import (
@@ -59,11 +61,22 @@ func main() {
 	influxUser := flag.String("influxdb-user", envOr("INFLUX_USER", "telegraf"), "with -check, the InfluxDB user (default: $INFLUX_USER or telegraf; the password comes from $INFLUX_PASSWORD)")
 	passOnError := flag.Bool("pass-on-error", false, "processors: if the config can't be loaded or is refused, pass every point on unchanged "+
 		"and log the error every minute, instead of exiting (under [[processors.execd]] an exit drops the points it carries)")
+	role := flag.String("role", "", "the role of the node this input reads ("+strings.Join(roleNames(), ", ")+
+		"); an input the role does not run stays idle (a sentry's oasis_signing); empty: run")
+	newNodeName := flag.String("new-node", "", "print the Telegraf config of one more node to read, named NAME, for telegraf/nodes/NAME.conf "+
+		"(with -role, -address and -node-id) and exit")
+	nodeAddress := flag.String("address", "", "with -new-node, the node's socket (unix:/path) or host:port of a TLS endpoint")
+	nodeID := flag.String("node-id", "", "with -new-node, the node's ID (recommended: a node down at start still reports under it)")
 	flag.Parse()
 
 	switch {
 	case *showVersion:
 		fmt.Println("oasis-telegraf", version)
+		return
+	case *newNodeName != "":
+		if err := (newNode{name: *newNodeName, role: *role, address: *nodeAddress, nodeID: *nodeID}).write(os.Stdout); err != nil {
+			fail(err)
+		}
 		return
 	case *sample != "":
 		if err := printSample(*sample); err != nil {
@@ -90,6 +103,16 @@ func main() {
 		return
 	}
 	name, plugin := loaded.name, loaded.input
+	if *role != "" {
+		runs, err := checkRole(*role, name)
+		if err != nil {
+			fail(err)
+		}
+		if !runs && !*check && !*once {
+			idle(os.Stdin, os.Stderr, name, *role)
+			return
+		}
+	}
 	if *check {
 		os.Exit(runCheck(os.Stdout, name, plugin, influxTarget{
 			url: *influxURL, database: *influxDB, user: *influxUser, password: os.Getenv("INFLUX_PASSWORD"),

@@ -16,7 +16,8 @@ import (
 // Name is the file in a network directory that describes the network.
 const Name = "network.json"
 
-// Validator describes one validator of the network.
+// Validator describes one node of the network: a validator, or a client
+// node (Client) that follows the chain without validating.
 type Validator struct {
 	Index int `json:"index"`
 	// NodeID is the node's identity public key (base64).
@@ -39,6 +40,10 @@ type Validator struct {
 	// MetricsPort is where the node serves its Prometheus metrics
 	// (metrics.mode pull, on 127.0.0.1): /metrics.
 	MetricsPort int `json:"metrics_port"`
+	// Client: a client-mode node, not a validator: it follows the chain
+	// (a full consensus node) but is not in the genesis and does not
+	// register. Its entity exists but holds no stake.
+	Client bool `json:"client"`
 }
 
 // Manifest describes a network created by oasis-devnet init.

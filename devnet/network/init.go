@@ -56,6 +56,11 @@ type Options struct {
 	// pull) on 127.0.0.1:<metrics_port>. Off by default: a lone validator
 	// with metrics on was seen to hang on SIGTERM waiting to deregister.
 	Metrics bool
+	// Clients is the number of client-mode nodes after the validators
+	// (indices Validators to Validators+Clients-1, directories client-N):
+	// full nodes that peer with every validator and validate nothing, as
+	// an operator's observer node.
+	Clients int
 }
 
 // DefaultOptions are a 4-validator network with ~1 s blocks and 30-block
@@ -115,10 +120,13 @@ func Init(dir string, opts Options) (*Manifest, error) {
 		return nil, fmt.Errorf("devnet directory %s is not empty", dir)
 	}
 
-	members := make([]*member, opts.Validators)
+	if opts.Clients < 0 {
+		return nil, fmt.Errorf("clients must not be negative, got %d", opts.Clients)
+	}
+	members := make([]*member, opts.Validators+opts.Clients)
 	for i := range members {
-		if members[i], err = newMember(dir, i, opts.Metrics); err != nil {
-			return nil, fmt.Errorf("validator %d: %w", i, err)
+		if members[i], err = newMember(dir, i, i >= opts.Validators, opts.Metrics); err != nil {
+			return nil, fmt.Errorf("node %d: %w", i, err)
 		}
 	}
 
@@ -126,7 +134,7 @@ func Init(dir string, opts Options) (*Manifest, error) {
 	if err != nil {
 		return nil, fmt.Errorf("delegator account: %w", err)
 	}
-	doc, err := buildGenesis(members, delegator, opts)
+	doc, err := buildGenesis(members[:opts.Validators], delegator, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -146,7 +154,7 @@ func Init(dir string, opts Options) (*Manifest, error) {
 	}}
 	for _, mb := range members {
 		if opts.SocketDir != "" {
-			mb.v.Socket = filepath.Join(opts.SocketDir, "validator-"+strconv.Itoa(mb.v.Index)+".sock")
+			mb.v.Socket = filepath.Join(opts.SocketDir, mb.name()+".sock")
 		}
 		if err = writeNodeConfig(mb, members, genesisFile); err != nil {
 			return nil, fmt.Errorf("validator %d: node config: %w", mb.v.Index, err)
@@ -156,9 +164,17 @@ func Init(dir string, opts Options) (*Manifest, error) {
 	return m, m.write()
 }
 
-func newMember(dir string, index int, metrics bool) (*member, error) {
-	mb := &member{v: Validator{Index: index}}
-	mb.v.DataDir = filepath.Join(dir, "validator-"+strconv.Itoa(index))
+// name is the node's directory name: validator-N or client-N.
+func (mb *member) name() string {
+	if mb.v.Client {
+		return "client-" + strconv.Itoa(mb.v.Index)
+	}
+	return "validator-" + strconv.Itoa(mb.v.Index)
+}
+
+func newMember(dir string, index int, client, metrics bool) (*member, error) {
+	mb := &member{v: Validator{Index: index, Client: client}}
+	mb.v.DataDir = filepath.Join(dir, mb.name())
 	mb.v.EntityDir = filepath.Join(dir, "entity-"+strconv.Itoa(index))
 	mb.v.ConfigFile = filepath.Join(mb.v.DataDir, "config.yml")
 	mb.v.Socket = filepath.Join(mb.v.DataDir, "internal.sock")
@@ -409,6 +425,9 @@ func buildStaking(members []*member, delegator signature.PublicKey) (staking.Gen
 func writeNodeConfig(mb *member, all []*member, genesisFile string) error {
 	cfg := config.DefaultConfig()
 	cfg.Mode = config.ModeValidator
+	if mb.v.Client {
+		cfg.Mode = config.ModeClient
+	}
 	cfg.Common.DataDir = mb.v.DataDir
 	if mb.v.Socket != filepath.Join(mb.v.DataDir, "internal.sock") {
 		cfg.Common.InternalSocketPath = mb.v.Socket
@@ -418,7 +437,7 @@ func writeNodeConfig(mb *member, all []*member, genesisFile string) error {
 	cfg.Common.Log.Level = map[string]string{"default": "info"}
 	cfg.Common.Debug.AllowRoot = true
 	cfg.Genesis.File = genesisFile
-	cfg.Consensus.Validator = true
+	cfg.Consensus.Validator = !mb.v.Client
 	cfg.Consensus.ListenAddress = fmt.Sprintf("tcp://127.0.0.1:%d", mb.v.ConsensusPort)
 	cfg.Consensus.ExternalAddress = cfg.Consensus.ListenAddress
 	cfg.Consensus.Debug.P2PAllowDuplicateIP = true
@@ -430,7 +449,9 @@ func writeNodeConfig(mb *member, all []*member, genesisFile string) error {
 		cfg.Metrics.Mode = "pull"
 		cfg.Metrics.Address = fmt.Sprintf("127.0.0.1:%d", mb.v.MetricsPort)
 	}
-	cfg.Registration.Entity = filepath.Join(mb.v.EntityDir, "entity.json")
+	if !mb.v.Client {
+		cfg.Registration.Entity = filepath.Join(mb.v.EntityDir, "entity.json")
+	}
 	for _, other := range all {
 		if other == mb {
 			continue

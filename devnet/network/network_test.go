@@ -59,6 +59,32 @@ func TestInit(t *testing.T) {
 	require.ErrorContains(t, err, "validators must be at least 1")
 }
 
+// A client node is in client mode, validates nothing and does not
+// register. (Init itself sets the process's chain context, once per
+// process: the e2e tests run a devnet with a client node.)
+func TestClientNodeConfig(t *testing.T) {
+	dir := t.TempDir()
+	validator, err := newMember(dir, 0, false, false)
+	require.NoError(t, err)
+	client, err := newMember(dir, 1, true, false)
+	require.NoError(t, err)
+	require.True(t, client.v.Client)
+	require.Equal(t, "client-1", filepath.Base(client.v.DataDir))
+	genesisFile := filepath.Join(dir, "genesis.json")
+	require.NoError(t, os.WriteFile(genesisFile, []byte("{}"), 0o600))
+	for _, mb := range []*member{validator, client} {
+		require.NoError(t, writeNodeConfig(mb, []*member{validator, client}, genesisFile))
+	}
+	cfg, err := os.ReadFile(client.v.ConfigFile)
+	require.NoError(t, err)
+	require.Contains(t, string(cfg), "mode: client")
+	require.NotContains(t, string(cfg), "entity.json", "a client node does not register")
+	cfg, err = os.ReadFile(validator.v.ConfigFile)
+	require.NoError(t, err)
+	require.Contains(t, string(cfg), "mode: validator")
+	require.Contains(t, string(cfg), "entity.json")
+}
+
 // jsonKeys lists the object keys of a JSON document, with their paths
 // (array elements share their array's path).
 func jsonKeys(t *testing.T, raw []byte) []string {

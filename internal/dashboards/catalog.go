@@ -119,7 +119,7 @@ var yesNo = map[string]string{"0": "no", "1": "yes"}
 // (withStaleTiles).
 func All() []Dashboard {
 	var out []Dashboard
-	for _, d := range []Dashboard{overview(), signingDashboard(), stakeGovernance(), system(), network()} {
+	for _, d := range []Dashboard{overview(), signingDashboard(), stakeGovernance(), system(), network(), setup()} {
 		out = append(out, withStaleTiles(d))
 	}
 	return out
@@ -322,6 +322,32 @@ func network() Dashboard {
 			{Title: "Missed heights per validator", Kind: TimeSeries, Unit: "none", Width: 24, Height: 8,
 				Queries: []Query{{Measurement: "oasis_signing", Fields: []string{"missed_total"}, Alias: "$tag_consensus_address",
 					Text: `SELECT non_negative_difference(last("missed_total")) AS "missed" FROM "oasis_signing" WHERE $timeFilter GROUP BY time($__interval), "consensus_address" fill(null)`}}},
+		},
+	}
+}
+
+// setup is the install at a glance: every node it reads, by name and
+// role (docs/install.md#several-nodes), as hosts' agents write them into
+// one InfluxDB.
+func setup() Dashboard {
+	return Dashboard{
+		File: "oasis-setup.json", UID: "oasis-setup", Title: "Oasis: setup overview",
+		Purpose: "Every node this stack reads, one row each, on every host: name, role, up, synced, height, block age, peers, version.",
+		Panels: []Panel{
+			{Title: "Nodes", Kind: Table, Unit: "none", Width: 24, Height: 12,
+				Description: "One row per node read in the last minute (host, source: the name it is read under, role, node ID); a node no longer read, or whose host's agent stopped, leaves the table (oasis_node_silent pages for it). up and synced are 0/1; the other columns are the last values read while the node answered. Click a column header to sort.",
+				Queries: []Query{{Measurement: "oasis_node", Table: true,
+					Fields:     []string{"node_name", "up", "synced", "latest_height", "latest_block_age_seconds", "consensus_peers", "software_version"},
+					FixedRange: "a now table: a node is listed while it is read (the last minute, six gathers), not for the hours after it was renamed or removed",
+					Text:       `SELECT last("node_name") AS "name", last("up") AS "up", last("synced") AS "synced", last("latest_height") AS "height", last("latest_block_age_seconds") AS "block age (s)", last("consensus_peers") AS "peers", last("software_version") AS "version" FROM "oasis_node" WHERE time > now() - 60s GROUP BY "host", "source", "role", "node_id"`}}},
+			{Title: "Height per node", Kind: TimeSeries, Unit: "none", Width: 12, Height: 8,
+				Description: "Nodes of one chain climb together; one that flattens has stopped following.",
+				Queries: []Query{{Measurement: "oasis_node", Fields: []string{"latest_height"}, Alias: "$tag_host $tag_source $tag_role",
+					Text: `SELECT last("latest_height") AS "height" FROM "oasis_node" WHERE $timeFilter GROUP BY time($__interval), "host", "source", "role" fill(null)`}}},
+			{Title: "Up per node", Kind: TimeSeries, Unit: "none", Width: 12, Height: 8,
+				Description: "1 while the node answers, 0 while it does not.",
+				Queries: []Query{{Measurement: "oasis_node", Fields: []string{"up"}, Alias: "$tag_host $tag_source $tag_role",
+					Text: `SELECT min("up") AS "up" FROM "oasis_node" WHERE $timeFilter GROUP BY time($__interval), "host", "source", "role" fill(null)`}}},
 		},
 	}
 }

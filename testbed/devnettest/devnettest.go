@@ -50,6 +50,9 @@ type Options struct {
 	// Metrics: each validator serves its Prometheus metrics
 	// (Validator.MetricsPort).
 	Metrics bool
+	// Clients adds client-mode nodes after the validators (Validator.Client):
+	// full nodes that validate nothing, as an operator's observer node.
+	Clients int
 }
 
 // Net is a running devnet.
@@ -131,6 +134,9 @@ func Start(t testing.TB, opts Options) *Net {
 		"-epoch-blocks", strconv.FormatInt(opts.EpochBlocks, 10)}
 	if opts.Metrics {
 		args = append(args, "-metrics")
+	}
+	if opts.Clients > 0 {
+		args = append(args, "-clients", strconv.Itoa(opts.Clients))
 	}
 	if opts.SocketDir != "" {
 		args = append(args, "-socket-dir", opts.SocketDir)

@@ -18,11 +18,21 @@ import (
 // as the operator's .env.
 func loadCompose(t *testing.T, env map[string]string) (*types.Project, error) {
 	t.Helper()
+	return loadComposeFiles(t, env, "docker-compose.yml")
+}
+
+// loadComposeFiles is `docker compose -f FILE -f ...`.
+func loadComposeFiles(t *testing.T, env map[string]string, files ...string) (*types.Project, error) {
+	t.Helper()
 	var pairs []string
 	for k, v := range env {
 		pairs = append(pairs, k+"="+v)
 	}
-	opts, err := cli.NewProjectOptions([]string{"../../docker-compose.yml"},
+	var paths []string
+	for _, f := range files {
+		paths = append(paths, "../../"+f)
+	}
+	opts, err := cli.NewProjectOptions(paths,
 		cli.WithWorkingDirectory("../.."),
 		cli.WithEnv(pairs),
 		cli.WithName("oasis-mission-control"),
@@ -104,8 +114,9 @@ func TestComposeStack(t *testing.T) {
 	}
 	require.Equal(t, []string{"1000"}, tg.GroupAdd)
 	require.Equal(t, "unix:/run/oasis/internal.sock", *tg.Environment["OASIS_NODE_SOCKET"])
-	require.Equal(t, types.ShellCommand{"telegraf", "--config", "/etc/telegraf/telegraf.conf", "--config", "/etc/telegraf/telegraf-compose.conf"}, tg.Command,
-		"telegraf.conf plus the compose stack's host inputs, not the native ones")
+	require.Equal(t, types.ShellCommand{"telegraf", "--config", "/etc/telegraf/telegraf.conf", "--config", "/etc/telegraf/telegraf-compose.conf",
+		"--config-directory", "/etc/telegraf/oasis/nodes"}, tg.Command,
+		"telegraf.conf plus the compose stack's host inputs, not the native ones, and the more nodes of telegraf/nodes")
 
 	// A stable host tag: the operator's name, not the container ID.
 	require.Equal(t, operatorEnv(t)["OASIS_HOSTNAME"], tg.Hostname)
@@ -170,7 +181,9 @@ func TestComposeTelegrafSettingsFromEnv(t *testing.T) {
 	// OASIS_TELEGRAF_BIN, OASIS_CONFIG_DIR: the image's paths are the
 	// defaults; TELEGRAF_HEALTH_ADDRESS: the health check probes the
 	// default.
-	notFromEnv := map[string]bool{"OASIS_TELEGRAF_BIN": true, "OASIS_CONFIG_DIR": true, "TELEGRAF_HEALTH_ADDRESS": true}
+	// OASIS_SIGNING_STATE_NAME: set for each more node by its file in
+	// telegraf/nodes (oasis-telegraf -new-node).
+	notFromEnv := map[string]bool{"OASIS_TELEGRAF_BIN": true, "OASIS_CONFIG_DIR": true, "TELEGRAF_HEALTH_ADDRESS": true, "OASIS_SIGNING_STATE_NAME": true}
 	for v := range used {
 		if notFromEnv[v] {
 			continue
@@ -229,8 +242,12 @@ func TestComposeKapacitorLeastPrivilege(t *testing.T) {
 func TestEnvExampleDocumentedAndUsed(t *testing.T) {
 	env, err := dotenv.Read("../../.env.example")
 	require.NoError(t, err)
-	compose, err := os.ReadFile("../../docker-compose.yml")
-	require.NoError(t, err)
+	var compose []byte
+	for _, f := range []string{"docker-compose.yml", "docker-compose.agent.yml", "docker-compose.central.yml"} {
+		raw, err := os.ReadFile("../../" + f)
+		require.NoError(t, err)
+		compose = append(compose, raw...)
+	}
 	doc, err := os.ReadFile("../../docs/install.md")
 	require.NoError(t, err)
 	documented := map[string]bool{}
@@ -244,7 +261,7 @@ func TestEnvExampleDocumentedAndUsed(t *testing.T) {
 	require.NotEmpty(t, documented)
 	channels := regexp.MustCompile(`^(TELEGRAM|SLACK|DISCORD|SMTP|PAGERDUTY|OPSGENIE|WEBHOOK)_`)
 	for k := range env {
-		require.Contains(t, string(compose), "${"+k, ".env.example sets %s, which docker-compose.yml does not use", k)
+		require.Contains(t, string(compose), "${"+k, ".env.example sets %s, which no docker-compose*.yml uses", k)
 		if !channels.MatchString(k) { // the channels have their own table in docs/alerts.md
 			require.True(t, documented[k], ".env.example sets %s, which docs/install.md's settings table does not list", k)
 		}
@@ -293,4 +310,60 @@ func TestComposeGrafanaBind(t *testing.T) {
 	p, err := loadCompose(t, env)
 	require.NoError(t, err)
 	require.Equal(t, "0.0.0.0", p.Services["grafana"].Ports[0].HostIP)
+}
+
+// The agent of a host in a central setup is the stack's Telegraf, but for
+// its InfluxDB (the central one's URL), its network (no network of the
+// central stack) and its start order (no InfluxDB here to wait for): the
+// same image, mounts, groups, host tag and settings. It needs only the
+// agent's settings, not the central stack's passwords.
+func TestComposeAgentIsTheStacksTelegraf(t *testing.T) {
+	env := operatorEnv(t)
+	env["OASIS_CENTRAL_INFLUX_URL"] = "http://10.8.0.1:8086"
+	stack, err := loadCompose(t, env)
+	require.NoError(t, err)
+	for _, k := range []string{"INFLUXDB_ADMIN_PASSWORD", "GRAFANA_INFLUX_PASSWORD", "KAPACITOR_INFLUX_PASSWORD", "GRAFANA_ADMIN_PASSWORD"} {
+		delete(env, k)
+	}
+	agent, err := loadComposeFiles(t, env, "docker-compose.agent.yml")
+	require.NoError(t, err)
+	require.Equal(t, []string{"telegraf"}, agent.ServiceNames())
+
+	got, want := agent.Services["telegraf"], stack.Services["telegraf"]
+	require.Equal(t, "http://10.8.0.1:8086", *got.Environment["INFLUX_URL"])
+	require.Empty(t, got.DependsOn)
+	want.Environment["INFLUX_URL"] = got.Environment["INFLUX_URL"]
+	want.DependsOn, want.Networks = got.DependsOn, got.Networks
+	require.Equal(t, want, got)
+
+	delete(env, "OASIS_CENTRAL_INFLUX_URL")
+	_, err = loadComposeFiles(t, env, "docker-compose.agent.yml")
+	require.ErrorContains(t, err, "OASIS_CENTRAL_INFLUX_URL")
+}
+
+// The central host's override publishes InfluxDB for the agents on the
+// address the operator gives, and nothing else; without the address it
+// does not start.
+func TestComposeCentralPublishesInfluxDB(t *testing.T) {
+	env := operatorEnv(t)
+	env["OASIS_CENTRAL_BIND"] = "10.8.0.1"
+	stack, err := loadCompose(t, env)
+	require.NoError(t, err)
+	central, err := loadComposeFiles(t, env, "docker-compose.yml", "docker-compose.central.yml")
+	require.NoError(t, err)
+	ports := central.Services["influxdb"].Ports
+	require.Len(t, ports, 1)
+	require.Equal(t, "10.8.0.1", ports[0].HostIP)
+	require.Equal(t, "8086", ports[0].Published)
+	require.Equal(t, uint32(8086), ports[0].Target)
+	influx := central.Services["influxdb"]
+	influx.Ports = nil
+	require.Equal(t, stack.Services["influxdb"], influx, "only the port differs")
+	for _, name := range []string{"telegraf", "kapacitor", "grafana"} {
+		require.Equal(t, stack.Services[name], central.Services[name], name)
+	}
+
+	delete(env, "OASIS_CENTRAL_BIND")
+	_, err = loadComposeFiles(t, env, "docker-compose.yml", "docker-compose.central.yml")
+	require.ErrorContains(t, err, "OASIS_CENTRAL_BIND")
 }

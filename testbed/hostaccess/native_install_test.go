@@ -106,7 +106,11 @@ func TestNativeInstall(t *testing.T) {
 	require.Equal(t, []string{"omc-test-monitor"}, unit["SupplementaryGroups"])
 	require.Equal(t, []string{strings.TrimPrefix(stateDir, "/var/lib/")}, unit["StateDirectory"])
 	require.Equal(t, []string{"", filepath.Join(bins, "telegraf") + " --config " + filepath.Join(conf, "telegraf.conf") +
-		" --config " + filepath.Join(conf, "telegraf-native.conf") + " $TELEGRAF_OPTS"}, unit["ExecStart"], "ExecStart is reset, then ours")
+		" --config " + filepath.Join(conf, "telegraf-native.conf") + " --config-directory " + filepath.Join(conf, "oasis", "nodes") + " $TELEGRAF_OPTS"},
+		unit["ExecStart"], "ExecStart is reset, then ours")
+	nodes, err := os.Stat(filepath.Join(conf, "oasis", "nodes"))
+	require.NoError(t, err, "the directory of more nodes is made")
+	require.True(t, nodes.IsDir())
 	g, err := user.LookupGroup(unit["SupplementaryGroups"][0])
 	require.NoError(t, err)
 	require.NoError(t, os.Mkdir(stateDir, 0o700))

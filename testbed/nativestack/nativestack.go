@@ -166,6 +166,10 @@ type TelegrafOptions struct {
 	ConfigFile string
 	// HealthPort is where outputs.health listens; 0: a free port.
 	HealthPort int
+	// NodesDir: more nodes to read, one Telegraf config file each
+	// (oasis-telegraf -new-node), loaded with --config-directory as the
+	// native install and the compose stack load telegraf/nodes.
+	NodesDir string
 }
 
 // NewTelegraf prepares telegraf with the repository's telegraf.conf and
@@ -202,8 +206,12 @@ func NewTelegraf(repo, bins string, in *Influx, o TelegrafOptions) (*proc.Proces
 		"INFLUX_PASSWORD=" + WriterPassword,
 		"OASIS_ALERT_HISTORY_ADDRESS=127.0.0.1:" + strconv.Itoa(historyPort),
 	}, o.Env...)
+	args := []string{"--config", config, "--config", filepath.Join(repo, "telegraf-native.conf")}
+	if o.NodesDir != "" {
+		args = append(args, "--config-directory", o.NodesDir)
+	}
 	return proc.New("telegraf", filepath.Join(o.StateDir, "telegraf.log"), env,
-		filepath.Join(bins, "telegraf"), "--config", config, "--config", filepath.Join(repo, "telegraf-native.conf")), nil
+		filepath.Join(bins, "telegraf"), args...), nil
 }
 
 // Kapacitor is oasis-kapacitord (alerting/cmd/oasis-kapacitord): the

@@ -60,7 +60,16 @@ type OasisNames struct {
 	reloading   bool              // a read is under way
 	registryErr string            // why the last read failed; "" if it did not
 	skippedSaid string            // the skipped statements last logged
+
+	// monitored: the operator's name for each node this install reads
+	// (the source tag of its oasis_node points) by node ID, so the node's
+	// other points (its validator's signing accounts) carry it too.
+	monitored map[string]string
 }
+
+// maxMonitored bounds the names learnt from source tags: one per node an
+// install reads, a handful.
+const maxMonitored = 1000
 
 func (*OasisNames) SampleConfig() string { return sampleConfig }
 
@@ -188,10 +197,18 @@ func (p *OasisNames) Apply(in ...telegraf.Metric) []telegraf.Metric {
 	registry := p.registry
 	p.mu.Unlock()
 	for _, m := range in {
-		if id, ok := m.GetTag("node_id"); ok {
-			if name, ok := p.aliases[id]; ok {
-				m.AddField("node_name", name)
-			}
+		id, hasID := m.GetTag("node_id")
+		if m.Name() == "oasis_node" {
+			p.learnSource(m, id)
+		}
+		if name, ok := p.aliases[id]; hasID && ok {
+			m.AddField("node_name", name)
+		} else if name, ok := p.monitored[id]; hasID && ok {
+			m.AddField("node_name", name)
+		} else if source, ok := m.GetTag("source"); ok && m.Name() == "oasis_node" {
+			// A node down since start-up, read without node_id, has no ID
+			// yet; its own points still carry its name.
+			m.AddField("node_name", source)
 		}
 		if id, ok := m.GetTag("entity_id"); ok {
 			if name, ok := p.aliases[id]; ok {
@@ -202,6 +219,23 @@ func (p *OasisNames) Apply(in ...telegraf.Metric) []telegraf.Metric {
 		}
 	}
 	return in
+}
+
+// learnSource remembers the source tag (the name an install gives a node
+// it reads, docs/install.md#several-nodes) of an oasis_node point as that
+// node's name. An alias for the ID still comes first.
+func (p *OasisNames) learnSource(m telegraf.Metric, id string) {
+	source, ok := m.GetTag("source")
+	if !ok || id == "" || checkAlias(source) != nil {
+		return
+	}
+	if p.monitored == nil {
+		p.monitored = map[string]string{}
+	}
+	if _, known := p.monitored[id]; !known && len(p.monitored) >= maxMonitored {
+		return
+	}
+	p.monitored[id] = source
 }
 
 func init() {

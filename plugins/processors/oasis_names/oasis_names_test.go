@@ -77,6 +77,34 @@ func TestAliasesNameNodesAndEntities(t *testing.T) {
 	testutil.RequireMetricsEqual(t, want, p.Apply(in...))
 }
 
+// A node an install reads under a name (the source tag, several nodes per
+// install) is named by it on its own points, and on its validator's
+// signing points once its oasis_node point has told its ID; an alias for
+// the ID still comes first.
+func TestSourceTagNamesTheNodeItWasReadFrom(t *testing.T) {
+	sentryID := "c2VudHJ5LW5vZGUtaWQtMzItYnl0ZXMtbG9uZy0tLS0="
+	p := newProcessor(t, &OasisNames{Aliases: []Alias{{ID: ourNodeID, Name: "validator-1"}}})
+	in := []telegraf.Metric{
+		// Down since start-up, no node_id configured: no ID yet.
+		point("oasis_node", map[string]string{"source": "sentry-a", "role": "sentry"}),
+		point("oasis_node", map[string]string{"source": "sentry-a", "role": "sentry", "node_id": sentryID}),
+		point("oasis_signing", map[string]string{"source": "val", "role": "validator", "consensus_address": "CD", "node_id": sentryID}),
+		point("oasis_node", map[string]string{"source": "val-main", "role": "validator", "node_id": ourNodeID}),
+		point("oasis_signing", map[string]string{"source": "val-main", "role": "validator", "consensus_address": "AB", "node_id": ourNodeID}),
+		// Not the node's own point: the source names the node it was read from.
+		point("oasis_signing", map[string]string{"source": "val-main", "role": "validator", "consensus_address": "EF", "node_id": "b3RoZXItbm9kZS1pZC0zMi1ieXRlcy1sb25nLS0tLS0="}),
+	}
+	want := []telegraf.Metric{
+		point("oasis_node", map[string]string{"source": "sentry-a", "role": "sentry", "node_name": "sentry-a"}),
+		point("oasis_node", map[string]string{"source": "sentry-a", "role": "sentry", "node_id": sentryID, "node_name": "sentry-a"}),
+		point("oasis_signing", map[string]string{"source": "val", "role": "validator", "consensus_address": "CD", "node_id": sentryID, "node_name": "sentry-a"}),
+		point("oasis_node", map[string]string{"source": "val-main", "role": "validator", "node_id": ourNodeID, "node_name": "validator-1"}),
+		point("oasis_signing", map[string]string{"source": "val-main", "role": "validator", "consensus_address": "AB", "node_id": ourNodeID, "node_name": "validator-1"}),
+		point("oasis_signing", map[string]string{"source": "val-main", "role": "validator", "consensus_address": "EF", "node_id": "b3RoZXItbm9kZS1pZC0zMi1ieXRlcy1sb25nLS0tLS0="}),
+	}
+	testutil.RequireMetricsEqual(t, want, p.Apply(in...))
+}
+
 func TestRegistryNamesFromRealStatements(t *testing.T) {
 	p := newProcessor(t, &OasisNames{
 		RegistryDir: "testdata",
