@@ -24,7 +24,7 @@ func TestNodeDownWithoutNodeID(t *testing.T) {
 	if len(got) != 1 || got[0].Level != "CRITICAL" {
 		t.Fatalf("want one CRITICAL oasis_node_down for the node without node_id, got:\n%s", show(got))
 	}
-	want := "CRITICAL [validator-1] oasis_node_down: node (node_id not set: set OASIS_NODE_ID) not answering for 30 s. (observed 2026-11-27 03:00:30 UTC) Runbook: docs/alerts.md#oasis_node_down"
+	want := "CRITICAL [validator-1] oasis_node_down: node (node_id not set: set OASIS_NODE_ID, or -node-id in its telegraf/nodes file) not answering for 30 s. (observed 2026-11-27 03:00:30 UTC) Runbook: docs/alerts.md#oasis_node_down"
 	if got[0].Message != want {
 		t.Errorf("message\n got: %s\nwant: %s", got[0].Message, want)
 	}

@@ -151,6 +151,9 @@ OASIS_NODE_ID=
 # The node's role: validator, sentry, compute or observer
 # (docs/install.md#several-nodes).
 OASIS_NODE_ROLE=validator
+# true: this install reads the entity; false on all but one of several
+# hosts that read one entity.
+OASIS_READ_ENTITY=true
 # Names alert messages and dashboards lead with (docs/install.md#names):
 # your name for the node (also its source tag: set it before the first
 # start), your entity's ID
@@ -245,7 +248,7 @@ StateDirectory=$statedir_name
 StateDirectoryMode=0700
 EnvironmentFile=$CONFDIR/telegraf.env
 ExecStart=
-ExecStart=$TELEGRAF_BIN --config $CONFDIR/telegraf.conf --config $CONFDIR/telegraf-native.conf --config-directory $CONFDIR/oasis/nodes \$TELEGRAF_OPTS
+ExecStart=$TELEGRAF_BIN --strict-env-handling --config $CONFDIR/telegraf.conf --config $CONFDIR/telegraf-native.conf --config-directory $CONFDIR/oasis/nodes \$TELEGRAF_OPTS
 EOF
 dropin kapacitor <<EOF
 # Oasis Mission Control (make install): the vendor's Kapacitor with our

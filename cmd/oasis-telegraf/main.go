@@ -63,6 +63,8 @@ func main() {
 		"and log the error every minute, instead of exiting (under [[processors.execd]] an exit drops the points it carries)")
 	role := flag.String("role", "", "the role of the node this input reads ("+strings.Join(roleNames(), ", ")+
 		"); an input the role does not run stays idle (a sentry's oasis_signing); empty: run")
+	enabled := flag.Bool("enabled", true, "false: the input stays idle, as for a role that does not run it "+
+		"(telegraf.conf: OASIS_READ_ENTITY=false on all but one of the hosts that read one entity)")
 	newNodeName := flag.String("new-node", "", "print the Telegraf config of one more node to read, named NAME, for telegraf/nodes/NAME.conf "+
 		"(with -role, -address and -node-id) and exit")
 	nodeAddress := flag.String("address", "", "with -new-node, the node's socket (unix:/path) or host:port of a TLS endpoint")
@@ -109,9 +111,14 @@ func main() {
 			fail(err)
 		}
 		if !runs && !*check && !*once {
-			idle(os.Stdin, os.Stderr, name, *role)
+			idle(os.Stdin, os.Stderr, fmt.Sprintf("%s is not run for a node of role %s (it runs for: %s)",
+				name, *role, strings.Join(rolesOf(name), ", ")))
 			return
 		}
+	}
+	if !*enabled && !*check && !*once {
+		idle(os.Stdin, os.Stderr, name+" is turned off for this install (-enabled=false)")
+		return
 	}
 	if *check {
 		os.Exit(runCheck(os.Stdout, name, plugin, influxTarget{

@@ -45,13 +45,12 @@ func checkRole(role, input string) (bool, error) {
 	return slices.Contains(plugins, input), nil
 }
 
-// idle is an input that is off for its node's role: it says so once and
-// then answers Telegraf's gathers (lines on stdin) with nothing, until
-// stdin closes. Exiting instead would make [[inputs.execd]] restart it
-// every restart_delay, and log an error each time.
-func idle(in io.Reader, log io.Writer, input, role string) {
-	fmt.Fprintf(log, "I! %s is not run for a node of role %s (it runs for: %s); this process stays idle\n",
-		input, role, strings.Join(rolesOf(input), ", "))
+// idle is an input that is off (for its node's role, or by -enabled): it
+// says why once and then answers Telegraf's gathers (lines on stdin) with
+// nothing, until stdin closes. Exiting instead would make [[inputs.execd]]
+// restart it every restart_delay, and log an error each time.
+func idle(in io.Reader, log io.Writer, why string) {
+	fmt.Fprintf(log, "I! %s; this process stays idle\n", why)
 	_, _ = io.Copy(io.Discard, in)
 }
 

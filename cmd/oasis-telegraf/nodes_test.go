@@ -24,8 +24,23 @@ func TestRoleKeepsAnInputIdle(t *testing.T) {
 	require.Empty(t, stdout.String(), "no points")
 	require.Equal(t, "I! oasis_signing is not run for a node of role sentry (it runs for: validator); this process stays idle\n", stderr.String())
 
+	// -enabled=false keeps any input idle (OASIS_READ_ENTITY=false for the
+	// entity and governance inputs of all agents but one).
+	entity := writeConfig(t, "[[inputs.oasis_entity]]\naddress = \"unix:/nonexistent/internal.sock\"\n")
+	cmd = exec.Command(binary, "-config", entity, "-enabled=false")
+	cmd.Stdin = strings.NewReader("\n")
+	stdout.Reset()
+	stderr.Reset()
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	require.NoError(t, cmd.Run(), stderr.String())
+	require.Empty(t, stdout.String(), "no points")
+	require.Equal(t, "I! oasis_entity is turned off for this install (-enabled=false); this process stays idle\n", stderr.String())
+	r := run(t, "-config", entity, "-enabled=maybe")
+	require.NotEqual(t, 0, r.exitCode, "a value that is not a boolean stops start-up")
+	require.Contains(t, r.stderr, `invalid boolean value "maybe" for -enabled`)
+
 	// A typo in the role stops start-up with the valid roles.
-	r := run(t, "-config", conf, "-role", "validater")
+	r = run(t, "-config", conf, "-role", "validater")
 	require.Equal(t, 1, r.exitCode)
 	require.Contains(t, r.stderr, `-role "validater": unknown role; one of compute, observer, sentry, validator`)
 

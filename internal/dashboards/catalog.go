@@ -335,7 +335,7 @@ func setup() Dashboard {
 		Purpose: "Every node this stack reads, one row each, on every host: name, role, up, synced, height, block age, peers, version.",
 		Panels: []Panel{
 			{Title: "Nodes", Kind: Table, Unit: "none", Width: 24, Height: 12,
-				Description: "One row per node read in the last minute (host, source: the name it is read under, role, node ID); a node no longer read, or whose host's agent stopped, leaves the table (oasis_node_silent pages for it). up and synced are 0/1; the other columns are the last values read while the node answered. Click a column header to sort.",
+				Description: "One row per node read in the last minute (host, source: the name it is read under, role, node ID); a node no longer read, or whose host's agent stopped, leaves the table (oasis_node_silent pages for it). up and synced are 0/1; a node that does not answer shows up 0 and, after a minute, no other values. Click a column header to sort.",
 				Queries: []Query{{Measurement: "oasis_node", Table: true,
 					Fields:     []string{"node_name", "up", "synced", "latest_height", "latest_block_age_seconds", "consensus_peers", "software_version"},
 					FixedRange: "a now table: a node is listed while it is read (the last minute, six gathers), not for the hours after it was renamed or removed",

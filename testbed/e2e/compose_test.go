@@ -114,7 +114,7 @@ func TestComposeStack(t *testing.T) {
 	}
 	require.Equal(t, []string{"1000"}, tg.GroupAdd)
 	require.Equal(t, "unix:/run/oasis/internal.sock", *tg.Environment["OASIS_NODE_SOCKET"])
-	require.Equal(t, types.ShellCommand{"telegraf", "--config", "/etc/telegraf/telegraf.conf", "--config", "/etc/telegraf/telegraf-compose.conf",
+	require.Equal(t, types.ShellCommand{"telegraf", "--strict-env-handling", "--config", "/etc/telegraf/telegraf.conf", "--config", "/etc/telegraf/telegraf-compose.conf",
 		"--config-directory", "/etc/telegraf/oasis/nodes"}, tg.Command,
 		"telegraf.conf plus the compose stack's host inputs, not the native ones, and the more nodes of telegraf/nodes")
 

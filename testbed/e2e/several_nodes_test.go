@@ -26,7 +26,9 @@ import (
 //     and, from files oasis-telegraf -new-node wrote into its nodes
 //     directory, validator-1 (role validator) and observer-3 (the client
 //     node, role observer, no node ID given);
-//   - host-b, a second agent reading validator-2.
+//   - host-b, a second agent reading validator-2's node as a sentry
+//     (OASIS_NODE_ROLE=sentry, named sentry-2): its signing input stays
+//     idle, and it does not read the entity (OASIS_READ_ENTITY=false).
 //
 // Every node's points carry its name and role; only validators' blocks are
 // followed; the setup overview's table shows one row per node; the
@@ -60,7 +62,7 @@ func TestSeveralNodesOneInstall(t *testing.T) {
 	tgB := stacktest.StartTelegrafWith(t, in, nativestack.TelegrafOptions{
 		Socket: v2.Socket, Interval: interval,
 		Env: []string{"OASIS_HOSTNAME=host-b", "OASIS_NODE_PROCESS=oasis-devnet", "OASIS_NODE_ID=" + v2.NodeID,
-			"OASIS_NODE_NAME=validator-2", "OASIS_ENTITY_ID=" + v2.EntityID},
+			"OASIS_NODE_NAME=sentry-2", "OASIS_NODE_ROLE=sentry", "OASIS_READ_ENTITY=false"},
 	})
 	defer func() {
 		if t.Failed() {
@@ -78,7 +80,7 @@ func TestSeveralNodesOneInstall(t *testing.T) {
 		"host-a validator-0 validator " + v0.NodeID,
 		"host-a validator-1 validator " + v1.NodeID,
 		"host-a observer-3 observer " + client.NodeID,
-		"host-b validator-2 validator " + v2.NodeID,
+		"host-b sentry-2 sentry " + v2.NodeID,
 	}
 	sort.Strings(want)
 	wait.Value(t, func() (bool, string) {
@@ -97,18 +99,26 @@ func TestSeveralNodesOneInstall(t *testing.T) {
 
 	// Blocks are followed for the validators only, each by its own input
 	// (its own state file), and each validator's signing points are named
-	// by the node they were read from.
+	// by the node they were read from. The sentry's signing input is idle.
 	wait.Value(t, func() (bool, string) {
 		got := map[string]string{}
 		for _, s := range influxQL(t, in, `SELECT last("node_name") AS "name", last("signed_total") FROM "oasis_signing" WHERE time > now() - 1m AND "monitored" = 1 GROUP BY "host", "source", "role", "node_id"`) {
 			got[s.Tags["host"]+" "+s.Tags["source"]+" "+s.Tags["role"]+" "+s.Tags["node_id"]] = fmt.Sprint(s.Values[0][1])
 		}
-		ok := len(got) == 3 && got["host-a validator-0 validator "+v0.NodeID] == "validator-0" &&
-			got["host-a validator-1 validator "+v1.NodeID] == "validator-1" && got["host-b validator-2 validator "+v2.NodeID] == "validator-2"
+		ok := len(got) == 2 && got["host-a validator-0 validator "+v0.NodeID] == "validator-0" &&
+			got["host-a validator-1 validator "+v1.NodeID] == "validator-1"
 		return ok, fmt.Sprintf("monitored validators by input: %v", got)
 	}, time.Minute, 2*time.Second, "each validator's signing is followed by its own input, named")
-	for _, s := range influxQL(t, in, `SELECT count("up") FROM "oasis_input" WHERE "input" = 'oasis_signing' GROUP BY "source", "role"`) {
-		require.Equal(t, "validator", s.Tags["role"], "no blocks followed for a %s (%s)", s.Tags["role"], s.Tags["source"])
+	var followed []string
+	for _, s := range influxQL(t, in, `SELECT count("up") FROM "oasis_input" WHERE "input" = 'oasis_signing' GROUP BY "host", "source", "role"`) {
+		followed = append(followed, s.Tags["host"]+" "+s.Tags["source"]+" "+s.Tags["role"])
+	}
+	require.ElementsMatch(t, []string{"host-a validator-0 validator", "host-a validator-1 validator"}, followed, "blocks followed for validators only")
+	require.Contains(t, tgB.Log(), "oasis_signing is not run for a node of role sentry (it runs for: validator); this process stays idle")
+	require.Contains(t, tgB.Log(), "oasis_entity is turned off for this install (-enabled=false)")
+	// The entity is read once, by host-a.
+	for _, s := range influxQL(t, in, `SELECT count("up") FROM "oasis_entity" GROUP BY "host"`) {
+		require.Equal(t, "host-a", s.Tags["host"], "only host-a reads the entity")
 	}
 
 	// The observer dies (SIGKILL): one page under its name, then recovery.

@@ -105,7 +105,7 @@ func TestNativeInstall(t *testing.T) {
 	unit := readDropIn(t, filepath.Join(systemd, "telegraf.service.d/oasis-mission-control.conf"))
 	require.Equal(t, []string{"omc-test-monitor"}, unit["SupplementaryGroups"])
 	require.Equal(t, []string{strings.TrimPrefix(stateDir, "/var/lib/")}, unit["StateDirectory"])
-	require.Equal(t, []string{"", filepath.Join(bins, "telegraf") + " --config " + filepath.Join(conf, "telegraf.conf") +
+	require.Equal(t, []string{"", filepath.Join(bins, "telegraf") + " --strict-env-handling --config " + filepath.Join(conf, "telegraf.conf") +
 		" --config " + filepath.Join(conf, "telegraf-native.conf") + " --config-directory " + filepath.Join(conf, "oasis", "nodes") + " $TELEGRAF_OPTS"},
 		unit["ExecStart"], "ExecStart is reset, then ours")
 	nodes, err := os.Stat(filepath.Join(conf, "oasis", "nodes"))

@@ -206,7 +206,9 @@ func NewTelegraf(repo, bins string, in *Influx, o TelegrafOptions) (*proc.Proces
 		"INFLUX_PASSWORD=" + WriterPassword,
 		"OASIS_ALERT_HISTORY_ADDRESS=127.0.0.1:" + strconv.Itoa(historyPort),
 	}, o.Env...)
-	args := []string{"--config", config, "--config", filepath.Join(repo, "telegraf-native.conf")}
+	// --strict-env-handling, as the compose stack and the native install
+	// run it: an environment value is a string's contents, never TOML.
+	args := []string{"--strict-env-handling", "--config", config, "--config", filepath.Join(repo, "telegraf-native.conf")}
 	if o.NodesDir != "" {
 		args = append(args, "--config-directory", o.NodesDir)
 	}
