@@ -16,6 +16,7 @@ import (
 
 	"google.golang.org/grpc"
 
+	beacon "github.com/oasisprotocol/oasis-core/go/beacon/api"
 	cmnGrpc "github.com/oasisprotocol/oasis-core/go/common/grpc"
 	consensus "github.com/oasisprotocol/oasis-core/go/consensus/api"
 	control "github.com/oasisprotocol/oasis-core/go/control/api"
@@ -93,6 +94,7 @@ func (n *Node) Restart() error {
 	registry.RegisterService(srv.Server(), &fakeRegistry{n: n})
 	staking.RegisterService(srv.Server(), &fakeStaking{n: n})
 	governance.RegisterService(srv.Server(), &fakeGovernance{n: n})
+	beacon.RegisterService(srv.Server(), &fakeBeacon{n: n})
 	if err := srv.Start(); err != nil {
 		return err
 	}

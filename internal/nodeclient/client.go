@@ -21,6 +21,7 @@ import (
 
 	"github.com/influxdata/telegraf/config"
 	commontls "github.com/influxdata/telegraf/plugins/common/tls"
+	beacon "github.com/oasisprotocol/oasis-core/go/beacon/api"
 	"github.com/oasisprotocol/oasis-core/go/common/crypto/signature"
 	"github.com/oasisprotocol/oasis-core/go/common/entity"
 	cmnGrpc "github.com/oasisprotocol/oasis-core/go/common/grpc"
@@ -62,6 +63,7 @@ type Client struct {
 	scheduler  *scheduler.Client
 	staking    *staking.Client
 	governance *governance.Client
+	beacon     *beacon.Client
 
 	calls atomic.Uint64
 }
@@ -125,6 +127,7 @@ func New(cfg Config) (*Client, error) {
 		scheduler:  scheduler.NewClient(conn),
 		staking:    staking.NewClient(conn),
 		governance: governance.NewClient(conn),
+		beacon:     beacon.NewClient(conn),
 	}, nil
 }
 
@@ -340,6 +343,47 @@ func (c *Client) RegistryNodeStatus(ctx context.Context, id signature.PublicKey,
 func (c *Client) SchedulerParameters(ctx context.Context, height int64) (*scheduler.ConsensusParameters, error) {
 	return call(ctx, c, "Scheduler.ConsensusParameters", func(ctx context.Context) (*scheduler.ConsensusParameters, error) {
 		return c.scheduler.ConsensusParameters(ctx, height)
+	})
+}
+
+// Epoch is the epoch of height.
+func (c *Client) Epoch(ctx context.Context, height int64) (beacon.EpochTime, error) {
+	return call(ctx, c, "Beacon.GetEpoch", func(ctx context.Context) (beacon.EpochTime, error) {
+		return c.beacon.GetEpoch(ctx, height)
+	})
+}
+
+// EpochStart is the first height of epoch (the current one or a past one).
+func (c *Client) EpochStart(ctx context.Context, epoch beacon.EpochTime) (int64, error) {
+	return call(ctx, c, "Beacon.GetEpochBlock", func(ctx context.Context) (int64, error) {
+		return c.beacon.GetEpochBlock(ctx, epoch)
+	})
+}
+
+// EpochInterval is the epoch length in heights at height. It is an error
+// for a beacon backend without a fixed interval (the beacon's own
+// Interval panics on one).
+func (c *Client) EpochInterval(ctx context.Context, height int64) (int64, error) {
+	p, err := call(ctx, c, "Beacon.ConsensusParameters", func(ctx context.Context) (*beacon.ConsensusParameters, error) {
+		return c.beacon.ConsensusParameters(ctx, height)
+	})
+	if err != nil {
+		return 0, err
+	}
+	switch {
+	case p.Backend == beacon.BackendInsecure && p.InsecureParameters != nil:
+		return p.InsecureParameters.Interval, nil
+	case p.Backend == beacon.BackendVRF && p.VRFParameters != nil:
+		return p.VRFParameters.Interval, nil
+	}
+	return 0, fmt.Errorf("beacon backend %q: no fixed epoch interval", p.Backend)
+}
+
+// StakingParameters are the staking application's consensus parameters
+// (the signing reward threshold) at height.
+func (c *Client) StakingParameters(ctx context.Context, height int64) (*staking.ConsensusParameters, error) {
+	return call(ctx, c, "Staking.ConsensusParameters", func(ctx context.Context) (*staking.ConsensusParameters, error) {
+		return c.staking.ConsensusParameters(ctx, height)
 	})
 }
 

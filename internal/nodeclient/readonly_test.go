@@ -123,6 +123,10 @@ func TestEveryQueryIsAllowed(t *testing.T) {
 	collect(c.SchedulerParameters(ctx, 1))
 	collect(c.Proposals(ctx, 1))
 	collect(c.PendingUpgrades(ctx, 1))
+	collect(c.Epoch(ctx, 1))
+	collect(c.EpochStart(ctx, 1))
+	collect(c.EpochInterval(ctx, 1))
+	collect(c.StakingParameters(ctx, 1))
 	for _, err := range errs {
 		require.Error(t, err)
 		require.NotEqual(t, codes.PermissionDenied, status.Code(errors.Unwrap(err)), "%v", err)

@@ -54,6 +54,41 @@ type Account struct {
 	History      []byte `json:"history"`
 	HistoryLen   int    `json:"history_len"`
 	HistoryStart int    `json:"history_start"`
+	// Epoch is the validator's signing in the epoch of the last height
+	// accounted with a known epoch: what the staking application counts
+	// for the epoch's signing reward. Nil before such a height.
+	Epoch *EpochCount `json:"epoch,omitempty"`
+}
+
+// EpochCount is a validator's signing in one epoch. oasis-core's staking
+// application counts, in each block, one for the epoch's total and one for
+// each entity whose node's signature for the previous height is in the
+// block's last commit; at the epoch's end an entity that signed at least
+// the threshold share (SigningRewardThreshold, 3/4 on mainnet) of the
+// total gets the epoch's signing reward. Block b counts height b-1, so an
+// epoch's count is its own heights, each signed or not, in the set or not.
+type EpochCount struct {
+	Epoch uint64 `json:"epoch"`
+	// Heights of the epoch accounted for the validator, and of those, the
+	// ones it signed.
+	Heights uint64 `json:"heights"`
+	Signed  uint64 `json:"signed"`
+}
+
+// EpochInfo is where the epoch of the last height accounted lies: its
+// first height and its length in heights (the beacon's interval).
+type EpochInfo struct {
+	Epoch  uint64 `json:"epoch"`
+	Start  int64  `json:"start"`
+	Length int64  `json:"length"`
+}
+
+// Known reports whether the epoch's bounds are known.
+func (e EpochInfo) Known() bool { return e.Length > 0 && e.Start > 0 }
+
+// Contains reports whether height h is one of the epoch's.
+func (e EpochInfo) Contains(h int64) bool {
+	return e.Known() && h >= e.Start && h < e.Start+e.Length
 }
 
 func (a *Account) status(i int) Status {
@@ -129,6 +164,9 @@ type Height struct {
 	// Unobserved: the height is accounted in the catch-up after a gap in
 	// following the node (a reconnect, a restart), not as it was made.
 	Unobserved bool
+	// Epoch is the height's epoch, if known (Known): the per-epoch counts
+	// are kept only for heights whose epoch is.
+	Epoch EpochInfo
 }
 
 // Tracker holds the accounts of the tracked validators and the last height
@@ -148,6 +186,8 @@ type Tracker struct {
 	// met since (NewChain).
 	ChainContext string `json:"chain_context,omitempty"`
 	ChainResets  uint64 `json:"chain_resets"`
+	// Epoch is the epoch of the last height accounted with a known epoch.
+	Epoch EpochInfo `json:"epoch"`
 }
 
 // NewChain starts a new account period on another chain (a network
@@ -159,10 +199,12 @@ func (t *Tracker) NewChain(context string) {
 	t.ChainContext = context
 	t.ChainResets++
 	t.LastHeight = 0
+	t.Epoch = EpochInfo{}
 	for _, a := range t.Accounts {
 		a.ConsecutiveMissed = 0
 		a.ConsecutiveMissedObserved = 0
 		a.LastSignedHeight = 0
+		a.Epoch = nil
 	}
 }
 
@@ -180,6 +222,9 @@ func (t *Tracker) Validate() error {
 		}
 		if a.ConsecutiveMissedObserved > a.ConsecutiveMissed || a.MissedUnobservedTotal > a.MissedTotal {
 			return fmt.Errorf("account %s: observed counts exceed the totals they are part of", addr)
+		}
+		if e := a.Epoch; e != nil && (e.Signed > e.Heights || (t.Epoch.Known() && e.Epoch == t.Epoch.Epoch && e.Heights > uint64(t.Epoch.Length))) {
+			return fmt.Errorf("account %s: epoch %d counts %d signed of %d heights, more than the epoch holds", addr, e.Epoch, e.Signed, e.Heights)
 		}
 		if a.LastSignedHeight < 0 || a.LastSignedHeight > t.LastHeight {
 			return fmt.Errorf("account %s: last_signed_height %d is outside 0..%d", addr, a.LastSignedHeight, t.LastHeight)
@@ -244,10 +289,66 @@ func (t *Tracker) Apply(h Height, all bool) ([]Outcome, error) {
 			o.Status = Missed
 		}
 		a.record(h.Height, o)
+		if h.Epoch.Contains(h.Height) {
+			a.recordEpoch(h.Epoch.Epoch, o.Status == Signed)
+		}
 		out = append(out, o)
 	}
 	t.LastHeight = h.Height
+	if h.Epoch.Contains(h.Height) {
+		t.Epoch = h.Epoch
+	}
 	return out, nil
+}
+
+// recordEpoch counts one height of the epoch; a new epoch starts a new
+// count.
+func (a *Account) recordEpoch(epoch uint64, signed bool) {
+	if a.Epoch == nil || a.Epoch.Epoch != epoch {
+		a.Epoch = &EpochCount{Epoch: epoch}
+	}
+	a.Epoch.Heights++
+	if signed {
+		a.Epoch.Signed++
+	}
+}
+
+// EpochOutlook is a validator's signing in the current epoch and what it
+// can still reach by the epoch's end, for the epoch's signing reward.
+type EpochOutlook struct {
+	Epoch                      uint64
+	Length                     int64 // heights in the epoch
+	Heights, Signed            int64 // accounted so far, and signed of those
+	Unknown                    int64 // heights of the epoch up to the last one accounted that were not accounted for the validator
+	Left                       int64 // heights of the epoch after the last one accounted
+	BestSigned                 int64 // Signed + Unknown + Left: every height not yet known signed
+	Reachable                  bool  // BestSigned reaches the threshold share of Length
+	BestShare                  float64
+	ThresholdNum, ThresholdDen uint64
+}
+
+// Outlook is the validator's outlook in the tracker's current epoch, for
+// the reward threshold num/den; ok is false while the epoch is unknown.
+// A validator without a count in that epoch (tracked since) has every
+// height so far unknown: the best case assumes they were signed, so a
+// monitor that started mid-epoch never calls a reward lost that it can't
+// count.
+func (t *Tracker) Outlook(a *Account, num, den uint64) (EpochOutlook, bool) {
+	e := t.Epoch
+	if !e.Known() || den == 0 || t.LastHeight < e.Start {
+		return EpochOutlook{}, false
+	}
+	last := min(t.LastHeight, e.Start+e.Length-1)
+	o := EpochOutlook{Epoch: e.Epoch, Length: e.Length, Left: e.Start + e.Length - 1 - last, ThresholdNum: num, ThresholdDen: den}
+	if c := a.Epoch; c != nil && c.Epoch == e.Epoch {
+		o.Heights, o.Signed = int64(c.Heights), int64(c.Signed)
+	}
+	o.Unknown = max(0, last-e.Start+1-o.Heights)
+	o.BestSigned = o.Signed + o.Unknown + o.Left
+	// As the staking application decides: count*den >= total*num.
+	o.Reachable = uint64(o.BestSigned)*den >= uint64(o.Length)*num
+	o.BestShare = float64(o.BestSigned) / float64(o.Length)
+	return o, true
 }
 
 // Skip records that heights up to (and including) to were not applied.

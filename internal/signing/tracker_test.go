@@ -154,3 +154,71 @@ func TestSkip(t *testing.T) {
 	require.Equal(t, uint64(50), tr.SkippedHeights)
 	require.Equal(t, int64(150), tr.LastHeight)
 }
+
+// The per-epoch count is the staking application's: every height of the
+// epoch counts, signed or not, in the set or not; a new epoch starts a new
+// count; the outlook tells whether the threshold share can still be
+// reached, counting heights not accounted as possibly signed; and it all
+// survives the state file.
+func TestEpochCountsAndOutlook(t *testing.T) {
+	epoch := func(n uint64, start int64) EpochInfo { return EpochInfo{Epoch: n, Start: start, Length: 8} }
+	tr := NewTracker()
+	tr.Track(us)
+	withEpoch := func(h Height, e EpochInfo) Height { h.Epoch = e; return h }
+
+	// The monitor starts at height 12 of epoch 3 (heights 10..17).
+	_, ok := tr.Outlook(tr.Accounts[us], 3, 4)
+	require.False(t, ok, "no epoch known yet")
+	steps := []struct {
+		h      int64
+		inSet  bool
+		signed bool
+	}{{12, true, true}, {13, true, false}, {14, false, false}, {15, true, true}}
+	for _, s := range steps {
+		_, err := tr.Apply(withEpoch(height(s.h, s.inSet, s.signed, other), epoch(3, 10)), false)
+		require.NoError(t, err)
+	}
+	o, ok := tr.Outlook(tr.Accounts[us], 3, 4)
+	require.True(t, ok)
+	// Heights 12..15 accounted (2 signed), 10..11 unknown, 16..17 left.
+	require.Equal(t, EpochOutlook{Epoch: 3, Length: 8, Heights: 4, Signed: 2, Unknown: 2, Left: 2, BestSigned: 6,
+		Reachable: true, BestShare: 0.75, ThresholdNum: 3, ThresholdDen: 4}, o)
+
+	// One more miss: 5 of 8 at best, below 3/4 (6 of 8).
+	_, err := tr.Apply(withEpoch(height(16, true, false, other), epoch(3, 10)), false)
+	require.NoError(t, err)
+	o, _ = tr.Outlook(tr.Accounts[us], 3, 4)
+	require.False(t, o.Reachable)
+	require.Equal(t, int64(5), o.BestSigned)
+	require.True(t, func() bool { o, _ := tr.Outlook(tr.Accounts[us], 1, 2); return o.Reachable }(), "5 of 8 reaches 1/2")
+
+	// The state file keeps it.
+	raw, err := json.Marshal(tr)
+	require.NoError(t, err)
+	var again Tracker
+	require.NoError(t, json.Unmarshal(raw, &again))
+	require.NoError(t, again.Validate())
+	resumed, _ := again.Outlook(again.Accounts[us], 3, 4)
+	require.Equal(t, o, resumed)
+
+	// Epoch 4 starts afresh at its first height.
+	_, err = again.Apply(withEpoch(height(17, true, true, other), epoch(3, 10)), false)
+	require.NoError(t, err)
+	_, err = again.Apply(withEpoch(height(18, true, true, other), epoch(4, 18)), false)
+	require.NoError(t, err)
+	o, _ = again.Outlook(again.Accounts[us], 3, 4)
+	require.Equal(t, EpochOutlook{Epoch: 4, Length: 8, Heights: 1, Signed: 1, Left: 7, BestSigned: 8,
+		Reachable: true, BestShare: 1, ThresholdNum: 3, ThresholdDen: 4}, o)
+
+	// A height whose epoch is not known is not counted: it is unknown.
+	_, err = again.Apply(height(19, true, true, other), false)
+	require.NoError(t, err)
+	o, _ = again.Outlook(again.Accounts[us], 3, 4)
+	require.Equal(t, int64(1), o.Heights)
+	require.Equal(t, int64(1), o.Unknown)
+	require.Equal(t, int64(6), o.Left)
+
+	// A count that can't be (more signed than heights) is refused on resume.
+	again.Accounts[us].Epoch.Signed = 5
+	require.ErrorContains(t, again.Validate(), "more than the epoch holds")
+}

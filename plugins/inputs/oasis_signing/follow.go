@@ -117,6 +117,13 @@ type follower struct {
 	// syncChecked is when IsSynced was last asked, while observedFrom is
 	// zero (at most once a second, however fast blocks arrive).
 	syncChecked time.Time
+	// epoch is the epoch of the last height accounted, as the node said
+	// (its number, first height and the beacon's interval): asked again
+	// only for a height outside it, twice an epoch. epochFailed: the last
+	// lookup failed (said once until one works again).
+	epoch       signing.EpochInfo
+	interval    int64
+	epochFailed bool
 }
 
 // run follows the node until ctx ends, starting again after any failure.
@@ -425,6 +432,7 @@ func (f *follower) account(ctx context.Context, b *blockmeta.Block) error {
 	if err != nil {
 		return err
 	}
+	epoch := f.epochOf(ctx, prev.Height)
 	s := f.s
 	s.mu.Lock()
 	outcomes, err := s.tracker.Apply(signing.Height{
@@ -433,6 +441,7 @@ func (f *follower) account(ctx context.Context, b *blockmeta.Block) error {
 		Signers:    b.Signed,
 		Proposer:   prev.Proposer,
 		Unobserved: f.unobserved(b),
+		Epoch:      epoch,
 	}, s.AllValidators)
 	s.mu.Unlock()
 	if err != nil {
@@ -457,6 +466,59 @@ func (f *follower) account(ctx context.Context, b *blockmeta.Block) error {
 	}
 	f.prev = b
 	return nil
+}
+
+// epochOf is height h's epoch: the last one known if h is in it, else
+// asked from the node. A node that can't say leaves it unknown (zero): the
+// height is still accounted, only not in the per-epoch count, whose
+// outlook then takes it as possibly signed. A new epoch also reads the
+// reward threshold again (a governance change applies at an epoch).
+func (f *follower) epochOf(ctx context.Context, h int64) signing.EpochInfo {
+	if f.epoch.Contains(h) {
+		return f.epoch
+	}
+	e, err := f.lookupEpoch(ctx, h)
+	if err != nil {
+		if !f.epochFailed {
+			f.s.Log.Warnf("the epoch of height %d: %v; the heights are accounted without their epoch's count until the node says", h, err)
+		}
+		f.epochFailed = true
+		f.interval = 0
+		return signing.EpochInfo{}
+	}
+	f.epochFailed = false
+	f.epoch = e
+	if p, err := f.s.client.StakingParameters(ctx, h); err == nil {
+		f.s.mu.Lock()
+		f.s.rewardNum, f.s.rewardDen = p.SigningRewardThresholdNumerator, p.SigningRewardThresholdDenominator
+		f.s.mu.Unlock()
+	} else {
+		f.s.Log.Warnf("the signing reward threshold at height %d: %v", h, err)
+	}
+	return e
+}
+
+func (f *follower) lookupEpoch(ctx context.Context, h int64) (signing.EpochInfo, error) {
+	if f.interval == 0 {
+		interval, err := f.s.client.EpochInterval(ctx, h)
+		if err != nil {
+			return signing.EpochInfo{}, err
+		}
+		f.interval = interval
+	}
+	epoch, err := f.s.client.Epoch(ctx, h)
+	if err != nil {
+		return signing.EpochInfo{}, err
+	}
+	start, err := f.s.client.EpochStart(ctx, epoch)
+	if err != nil {
+		return signing.EpochInfo{}, err
+	}
+	e := signing.EpochInfo{Epoch: uint64(epoch), Start: start, Length: f.interval}
+	if !e.Contains(h) {
+		return signing.EpochInfo{}, fmt.Errorf("epoch %d starts at height %d and lasts %d heights, which does not hold height %d", epoch, start, f.interval, h)
+	}
+	return e, nil
 }
 
 // validatorSet is the set at b.Height, fetched when its hash is new.

@@ -80,6 +80,10 @@ type OasisSigning struct {
 	catchingUp     bool
 	// chainUnchecked: the node does not answer GetChainContext (logged once).
 	chainUnchecked bool
+	// rewardNum/rewardDen: the staking application's signing reward
+	// threshold (3/4 on mainnet), read at each epoch; 0/0 before, and on a
+	// chain without signing rewards.
+	rewardNum, rewardDen uint64
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -284,9 +288,31 @@ func (s *OasisSigning) Gather(acc telegraf.Accumulator) error {
 				fields[fmt.Sprintf("uptime_observed_%d", w)] = share
 			}
 		}
+		s.addEpochFields(fields, a)
 		acc.AddFields(SummaryMeasurement, fields, s.tags(addr), now)
 	}
 	return nil
+}
+
+// addEpochFields adds the validator's signing in the current epoch and its
+// outlook for the epoch's signing reward, once the epoch is known.
+func (s *OasisSigning) addEpochFields(fields map[string]any, a *signing.Account) {
+	o, ok := s.tracker.Outlook(a, s.rewardNum, max(s.rewardDen, 1))
+	if !ok {
+		return
+	}
+	fields["epoch"] = o.Epoch
+	fields["epoch_length"] = o.Length
+	fields["epoch_heights"] = o.Heights
+	fields["epoch_signed"] = o.Signed
+	fields["epoch_not_signed"] = o.Heights - o.Signed
+	fields["epoch_heights_unknown"] = o.Unknown
+	fields["epoch_heights_left"] = o.Left
+	fields["epoch_best_signed_share"] = o.BestShare
+	if s.rewardDen != 0 {
+		fields["epoch_reward_threshold"] = float64(s.rewardNum) / float64(s.rewardDen)
+		fields["epoch_reward_reachable"] = boolInt(o.Reachable)
+	}
 }
 
 func (s *OasisSigning) tags(addr blockmeta.Address) map[string]string {

@@ -213,6 +213,19 @@ func TestCountsEveryHeight(t *testing.T) {
 	require.Equal(t, int64(8), f["last_signed_height"])
 	require.Equal(t, int64(1), f["in_validator_set"])
 	require.InDelta(t, 0.4, f["uptime_100"], 1e-9)
+	// Epoch 0 is heights 1..10 (fakenode.EpochInterval): 5..9 accounted,
+	// 2 signed; 1..4 before the monitor, 10 still to come. At best 7 of
+	// 10, short of 3/4: the reward is out of reach.
+	require.Equal(t, uint64(0), f["epoch"])
+	require.Equal(t, int64(10), f["epoch_length"])
+	require.Equal(t, int64(5), f["epoch_heights"])
+	require.Equal(t, int64(2), f["epoch_signed"])
+	require.Equal(t, int64(3), f["epoch_not_signed"])
+	require.Equal(t, int64(4), f["epoch_heights_unknown"])
+	require.Equal(t, int64(1), f["epoch_heights_left"])
+	require.InDelta(t, 0.7, f["epoch_best_signed_share"], 1e-9)
+	require.InDelta(t, 0.75, f["epoch_reward_threshold"], 1e-9)
+	require.Equal(t, int64(0), f["epoch_reward_reachable"])
 	st := r.follower(t)
 	require.Equal(t, int64(9), st["last_height"])
 	require.Equal(t, int64(1), st["up"])
@@ -226,6 +239,58 @@ func TestCountsEveryHeight(t *testing.T) {
 		require.Equal(t, usNode.String(), points[h].Tags["node_id"])
 		require.Equal(t, usEntity.String(), points[h].Tags["entity_id"])
 	}
+}
+
+// The epoch's count resumes from the state file after a restart, with the
+// heights made meanwhile accounted in the catch-up, and starts afresh with
+// the next epoch; each figure equals a count over the chain's commits.
+func TestEpochCountAcrossARestartAndAnEpoch(t *testing.T) {
+	n := newChainNode(t)
+	state := filepath.Join(t.TempDir(), "state.json")
+	n.Chain.AddBlock(fakenode.Next{Set: all, Proposer: b, Signed: signedBy(all...)}) // 1
+	n.Chain.AddBlock(fakenode.Next{Set: all, Proposer: b, Signed: signedBy(all...)}) // 2
+	// A new monitor starts at the tip: height 1 is before it.
+	r := startFake(t, n, state, nil)
+	// Heights 2..12: we miss 3, 4 and 11 (their commits in 4, 5 and 12).
+	missed := map[int64]bool{3: true, 4: true, 11: true}
+	add := func(h int64) { // block h, carrying height h-1's commit
+		signers := signedBy(all...)
+		if missed[h-1] {
+			signers = signedBy(b, c)
+		}
+		n.Chain.AddBlock(fakenode.Next{Set: all, Proposer: b, Signed: signers})
+	}
+	for h := int64(3); h <= 6; h++ {
+		add(h)
+	}
+	r.waitHeight(t, 5)
+	r.stop()
+	for h := int64(7); h <= 9; h++ { // made while the monitor is down
+		add(h)
+	}
+	r = startFake(t, n, state, nil)
+	r.waitHeight(t, 8)
+	f := r.summary(t)
+	// Epoch 0 (heights 1..10): 2..8 accounted, 3 and 4 missed; 1 unknown.
+	require.Equal(t, uint64(0), f["epoch"])
+	require.Equal(t, int64(7), f["epoch_heights"])
+	require.Equal(t, int64(5), f["epoch_signed"])
+	require.Equal(t, int64(1), f["epoch_heights_unknown"])
+	require.Equal(t, int64(2), f["epoch_heights_left"])
+	require.Equal(t, int64(1), f["epoch_reward_reachable"], "8 of 10 at best")
+
+	for h := int64(10); h <= 13; h++ {
+		add(h)
+	}
+	r.waitHeight(t, 12)
+	f = r.summary(t)
+	// Epoch 1 (heights 11..20): 11 missed, 12 signed.
+	require.Equal(t, uint64(1), f["epoch"])
+	require.Equal(t, int64(2), f["epoch_heights"])
+	require.Equal(t, int64(1), f["epoch_signed"])
+	require.Equal(t, int64(8), f["epoch_heights_left"])
+	require.InDelta(t, 0.9, f["epoch_best_signed_share"], 1e-9)
+	require.Equal(t, int64(1), f["epoch_reward_reachable"])
 }
 
 func TestGapLargerThanBackfillWindow(t *testing.T) {
