@@ -73,6 +73,10 @@ type EpochCount struct {
 	// ones it signed.
 	Heights uint64 `json:"heights"`
 	Signed  uint64 `json:"signed"`
+	// Unobserved: of the heights not signed, those missed while nothing
+	// followed the node (MissedUnobserved): the node's outage's, paged as
+	// such; the observed outlook leaves them out of the loss.
+	Unobserved uint64 `json:"unobserved"`
 }
 
 // EpochInfo is where the epoch of the last height accounted lies: its
@@ -223,7 +227,7 @@ func (t *Tracker) Validate() error {
 		if a.ConsecutiveMissedObserved > a.ConsecutiveMissed || a.MissedUnobservedTotal > a.MissedTotal {
 			return fmt.Errorf("account %s: observed counts exceed the totals they are part of", addr)
 		}
-		if e := a.Epoch; e != nil && (e.Signed > e.Heights || (t.Epoch.Known() && e.Epoch == t.Epoch.Epoch && e.Heights > uint64(t.Epoch.Length))) {
+		if e := a.Epoch; e != nil && (e.Signed+e.Unobserved > e.Heights || (t.Epoch.Known() && e.Epoch == t.Epoch.Epoch && e.Heights > uint64(t.Epoch.Length))) {
 			return fmt.Errorf("account %s: epoch %d counts %d signed of %d heights, more than the epoch holds", addr, e.Epoch, e.Signed, e.Heights)
 		}
 		if a.LastSignedHeight < 0 || a.LastSignedHeight > t.LastHeight {
@@ -290,7 +294,7 @@ func (t *Tracker) Apply(h Height, all bool) ([]Outcome, error) {
 		}
 		a.record(h.Height, o)
 		if h.Epoch.Contains(h.Height) {
-			a.recordEpoch(h.Epoch.Epoch, o.Status == Signed)
+			a.recordEpoch(h.Epoch.Epoch, o.Status)
 		}
 		out = append(out, o)
 	}
@@ -303,13 +307,16 @@ func (t *Tracker) Apply(h Height, all bool) ([]Outcome, error) {
 
 // recordEpoch counts one height of the epoch; a new epoch starts a new
 // count.
-func (a *Account) recordEpoch(epoch uint64, signed bool) {
+func (a *Account) recordEpoch(epoch uint64, status Status) {
 	if a.Epoch == nil || a.Epoch.Epoch != epoch {
 		a.Epoch = &EpochCount{Epoch: epoch}
 	}
 	a.Epoch.Heights++
-	if signed {
+	switch status {
+	case Signed:
 		a.Epoch.Signed++
+	case MissedUnobserved:
+		a.Epoch.Unobserved++
 	}
 }
 
@@ -325,6 +332,11 @@ type EpochOutlook struct {
 	Reachable                  bool  // BestSigned reaches the threshold share of Length
 	BestShare                  float64
 	ThresholdNum, ThresholdDen uint64
+	// Unobserved heights missed (the node's outage), and the outlook
+	// without them: what the misses seen live alone leave reachable.
+	Unobserved        int64
+	ReachableObserved bool
+	BestShareObserved float64
 }
 
 // Outlook is the validator's outlook in the tracker's current epoch, for
@@ -341,13 +353,15 @@ func (t *Tracker) Outlook(a *Account, num, den uint64) (EpochOutlook, bool) {
 	last := min(t.LastHeight, e.Start+e.Length-1)
 	o := EpochOutlook{Epoch: e.Epoch, Length: e.Length, Left: e.Start + e.Length - 1 - last, ThresholdNum: num, ThresholdDen: den}
 	if c := a.Epoch; c != nil && c.Epoch == e.Epoch {
-		o.Heights, o.Signed = int64(c.Heights), int64(c.Signed)
+		o.Heights, o.Signed, o.Unobserved = int64(c.Heights), int64(c.Signed), int64(c.Unobserved)
 	}
 	o.Unknown = max(0, last-e.Start+1-o.Heights)
 	o.BestSigned = o.Signed + o.Unknown + o.Left
 	// As the staking application decides: count*den >= total*num.
 	o.Reachable = uint64(o.BestSigned)*den >= uint64(o.Length)*num
 	o.BestShare = float64(o.BestSigned) / float64(o.Length)
+	o.ReachableObserved = uint64(o.BestSigned+o.Unobserved)*den >= uint64(o.Length)*num
+	o.BestShareObserved = float64(o.BestSigned+o.Unobserved) / float64(o.Length)
 	return o, true
 }
 

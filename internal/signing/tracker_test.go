@@ -182,7 +182,7 @@ func TestEpochCountsAndOutlook(t *testing.T) {
 	require.True(t, ok)
 	// Heights 12..15 accounted (2 signed), 10..11 unknown, 16..17 left.
 	require.Equal(t, EpochOutlook{Epoch: 3, Length: 8, Heights: 4, Signed: 2, Unknown: 2, Left: 2, BestSigned: 6,
-		Reachable: true, BestShare: 0.75, ThresholdNum: 3, ThresholdDen: 4}, o)
+		Reachable: true, BestShare: 0.75, ReachableObserved: true, BestShareObserved: 0.75, ThresholdNum: 3, ThresholdDen: 4}, o)
 
 	// One more miss: 5 of 8 at best, below 3/4 (6 of 8).
 	_, err := tr.Apply(withEpoch(height(16, true, false, other), epoch(3, 10)), false)
@@ -208,7 +208,7 @@ func TestEpochCountsAndOutlook(t *testing.T) {
 	require.NoError(t, err)
 	o, _ = again.Outlook(again.Accounts[us], 3, 4)
 	require.Equal(t, EpochOutlook{Epoch: 4, Length: 8, Heights: 1, Signed: 1, Left: 7, BestSigned: 8,
-		Reachable: true, BestShare: 1, ThresholdNum: 3, ThresholdDen: 4}, o)
+		Reachable: true, BestShare: 1, ReachableObserved: true, BestShareObserved: 1, ThresholdNum: 3, ThresholdDen: 4}, o)
 
 	// A height whose epoch is not known is not counted: it is unknown.
 	_, err = again.Apply(height(19, true, true, other), false)
@@ -218,7 +218,22 @@ func TestEpochCountsAndOutlook(t *testing.T) {
 	require.Equal(t, int64(1), o.Unknown)
 	require.Equal(t, int64(6), o.Left)
 
+	// Misses while nothing followed the node count as not signed, and the
+	// observed outlook leaves them out.
+	for h := int64(20); h <= 22; h++ {
+		step := height(h, true, false, other)
+		step.Unobserved = true
+		_, err = again.Apply(withEpoch(step, epoch(4, 18)), false)
+		require.NoError(t, err)
+	}
+	o, _ = again.Outlook(again.Accounts[us], 3, 4)
+	require.Equal(t, int64(5), o.BestSigned, "18 signed, 19 unknown, 23..25 left")
+	require.False(t, o.Reachable)
+	require.Equal(t, int64(3), o.Unobserved)
+	require.True(t, o.ReachableObserved)
+	require.InDelta(t, 1.0, o.BestShareObserved, 1e-9)
+
 	// A count that can't be (more signed than heights) is refused on resume.
-	again.Accounts[us].Epoch.Signed = 5
+	again.Accounts[us].Epoch.Signed = 5 // of 4 heights, 3 of them unobserved misses
 	require.ErrorContains(t, again.Validate(), "more than the epoch holds")
 }
