@@ -359,6 +359,31 @@ var catalog = []alertCase{
 			return append(notOursDown(t, rec, ev), ownOutage(t, rec, ev)...)
 		},
 	},
+	{
+		task: "oasis_epoch_reward_at_risk", template: "oasis_epoch_reward_at_risk", recorded: true,
+		alertID: func(rec series, ev events) string { return "oasis_epoch_reward_at_risk:" + ev.DownConsensusAddr },
+		fault: func(t *testing.T, rec series, ev events) (series, []step) {
+			// Validator 3, monitored (derived), missed every height from its
+			// stop, seen live: a quarter of a devnet epoch (20 heights) later
+			// that epoch's reward is out of reach. Devnet epochs last
+			// seconds, so while it is down each new one starts afresh and is
+			// lost again; the series keeps the first epoch lost and, once
+			// it is back, the first epoch it can reach.
+			s, lostAt, backAt := epochLostThenBack(t, monitoredDown(rec, ev), ev)
+			stop := at(ev.Validator3Stopped)
+			return s, []step{
+				{level: "WARNING", from: stop, to: lostAt, optional: true},
+				{level: "CRITICAL", from: stop, to: lostAt},
+				{level: "OK", from: backAt, to: backAt},
+			}
+		},
+		// Validator 3 as recorded (not ours), and our own validator
+		// through its node's outage: its epochs' misses were unobserved,
+		// oasis_node_down's page. No page.
+		healthy: func(t *testing.T, rec series, ev events) series {
+			return append(notOursDown(t, rec, ev), ownOutage(t, rec, ev)...)
+		},
+	},
 	// --- registration and stake ----------------------------------------
 	{
 		task: "oasis_not_in_validator_set", template: "oasis_not_in_validator_set", recorded: true,

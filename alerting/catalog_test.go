@@ -213,7 +213,7 @@ func checkRendered(t *testing.T, template string, e event) {
 
 // validatorTemplates alert on a validator, which may run anywhere: their
 // messages lead with its names only, never with the monitor's host.
-var validatorTemplates = map[string]bool{"oasis_missed_consecutive": true, "oasis_uptime_low": true}
+var validatorTemplates = map[string]bool{"oasis_missed_consecutive": true, "oasis_uptime_low": true, "oasis_epoch_reward_at_risk": true}
 
 // namedSubject are the alerts about a node or an entity whose points pass
 // through oasis_names: with names configured they lead with one. The
@@ -227,6 +227,7 @@ var namedSubject = map[string]bool{
 	"oasis_node_frozen": true, "oasis_not_in_validator_set": true, "oasis_not_synced": true,
 	"oasis_peers_low": true, "oasis_registration_expiring": true, "oasis_registration_failing": true,
 	"oasis_upgrade_approaching": true, "oasis_uptime_low": true, "oasis_version_changed": true,
+	"oasis_epoch_reward_at_risk": true,
 }
 
 // messageLead is what a message starts with after its level: the name of

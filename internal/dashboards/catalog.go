@@ -98,11 +98,17 @@ var alertDefaults = map[string]float64{
 	"oasis_balance_low.crit_tokens":                1,
 	"oasis_cpu_high.warn_percent":                  85,
 	"oasis_cpu_high.crit_percent":                  95,
+	"oasis_epoch_reward_at_risk.warn_margin":       0.1,
 	"oasis_mem_high.warn_percent":                  90,
 	"oasis_mem_high.crit_percent":                  95,
 	"oasis_disk_high.warn_percent":                 80,
 	"oasis_disk_high.crit_percent":                 90,
 }
+
+// mainnetRewardThreshold is the signing reward threshold of mainnet's
+// staking parameters (3/4); oasis_signing reports the chain's own as
+// epoch_reward_threshold, and the alert reads that.
+const mainnetRewardThreshold = 0.75
 
 func a(key string) float64 {
 	v, ok := alertDefaults[key]
@@ -151,6 +157,10 @@ func overview() Dashboard {
 				Description: "As the alert reads it: the run seen live (consecutive_missed_observed).",
 				Thresholds:  steps("green", a("oasis_missed_consecutive.warn_missed"), "yellow", a("oasis_missed_consecutive.crit_missed"), "red"),
 				Queries:     []Query{lastOf("oasis_signing", byNode, "consecutive_missed_observed")}},
+			{Title: "This epoch's signing reward: best share", Kind: Stat, Unit: "percentunit", Width: 6,
+				Description: "The share of this epoch's heights the validator reaches if it signs every one left. The epoch's signing reward needs 3/4 on mainnet (red below: lost this epoch); yellow within oasis_epoch_reward_at_risk's margin. Heights missed while the node was down count here; the alert leaves them to oasis_node_down.",
+				Thresholds:  steps("red", mainnetRewardThreshold, "yellow", mainnetRewardThreshold+a("oasis_epoch_reward_at_risk.warn_margin"), "green"),
+				Queries:     []Query{lastOf("oasis_signing", byNode, "epoch_best_signed_share")}},
 			{Title: "Registration epochs left", Kind: Stat, Unit: "none",
 				// crit at <= 0, warn at <= 1: red below 1, yellow below 2.
 				Thresholds: steps("red", a("oasis_registration_expiring.crit_epochs_left")+1, "yellow", a("oasis_registration_expiring.warn_epochs_left")+1, "green"),

@@ -169,9 +169,16 @@ func TestAlertsLive(t *testing.T) {
 	require.True(t, strings.HasPrefix(missed.Message, "WARNING [validator-1] oasis_missed_consecutive: validator "+other.ConsensusAddress),
 		"%s", missed.Message)
 	sink.await(t, stopped, "oasis_missed_consecutive:"+other.ConsensusAddress, "CRITICAL", 60*time.Second)
+	// More than a quarter of a 20-height epoch missed, seen live: that
+	// epoch's signing reward is lost, said within the epoch.
+	lost := sink.await(t, stopped, "oasis_epoch_reward_at_risk:"+other.ConsensusAddress, "CRITICAL", 60*time.Second)
+	require.True(t, strings.HasPrefix(lost.Message, "CRITICAL [validator-1] oasis_epoch_reward_at_risk: validator "+other.ConsensusAddress+" has lost the signing reward of epoch "),
+		"%s", lost.Message)
 	started := time.Now()
 	net.StartValidator(1)
 	sink.await(t, started, "oasis_missed_consecutive:"+other.ConsensusAddress, "OK", time.Minute+2*interval)
+	// Signing again, the next epoch's reward is within reach.
+	sink.await(t, started, "oasis_epoch_reward_at_risk:"+other.ConsensusAddress, "OK", 2*time.Minute)
 
 	// Our node dies (SIGKILL): one page, oasis_node_down, within its
 	// documented time; RECOVERED once it answers again; nothing pages

@@ -1,0 +1,92 @@
+package oasis_signing_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/oasisprotocol/oasis-core/go/beacon/api"
+
+	"github.com/oasis-mission-control/oasis-mission-control/testbed/devnettest"
+)
+
+// On a devnet of 20-height epochs, validator 3 is stopped early in an epoch
+// the plugin followed from its first height: before that epoch ends, the
+// plugin says its signing reward can no longer be reached (3/4 of the
+// epoch: more than 5 heights missed), counting the misses seen live; and
+// the epoch's figures then equal a count from every block's commit.
+func TestEpochRewardLostWithinTheEpoch(t *testing.T) {
+	net := devnettest.Start(t, devnettest.Options{Validators: 4, BlockInterval: 500 * time.Millisecond, EpochBlocks: 20})
+	bin := devnettest.BuildCommand(t, "./cmd/oasis-telegraf")
+	c := net.Client(0)
+	target := net.Validators[3]
+	dir := t.TempDir()
+	config := filepath.Join(dir, "signing.conf")
+	require.NoError(t, os.WriteFile(config, []byte(`[[inputs.oasis_signing]]
+  address = "`+net.Address(0)+`"
+  node_ids = ["`+target.NodeID+`"]
+  state_file = "`+filepath.Join(dir, "state.json")+`"
+`), 0o600))
+	p := startPluginProcess(t, bin, config)
+
+	// An epoch the plugin follows from its first height, caught early.
+	startEpoch := int64(-1)
+	for startEpoch < 0 {
+		_, first := p.summary(t, 1, target.ConsensusAddress)
+		if e, ok := first.Fields()["epoch"].(int64); ok {
+			startEpoch = e
+		}
+	}
+	var epoch int64
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		require.True(t, time.Now().Before(deadline), "no early look at an epoch after %d", startEpoch)
+		st, s := p.summary(t, 1, target.ConsensusAddress)
+		f := s.Fields()
+		if e, _ := f["epoch"].(int64); e > startEpoch && f["epoch_heights"].(int64) <= 4 {
+			require.Equal(t, int64(0), f["epoch_heights_unknown"], "followed from its first height")
+			require.Equal(t, int64(20), f["epoch_length"])
+			require.InDelta(t, 0.75, f["epoch_reward_threshold"], 1e-9, "the devnet's staking parameters")
+			epoch = e
+			t.Logf("epoch %d, height %d: stopping validator 3", epoch, st.Fields()["last_height"])
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	net.StopValidator(3)
+
+	// Lost before the epoch ends: a summary of that epoch with heights
+	// still to come and the reward out of reach.
+	var lost map[string]any
+	var lastHeight int64
+	deadline = time.Now().Add(2 * time.Minute)
+	for lost == nil {
+		require.True(t, time.Now().Before(deadline), "epoch %d's reward never shown lost", epoch)
+		st, s := p.summary(t, 1, target.ConsensusAddress)
+		f := s.Fields()
+		require.LessOrEqual(t, f["epoch"].(int64), epoch, "epoch %d ended before its reward was shown lost", epoch)
+		if f["epoch_reward_reachable_observed"] == int64(0) {
+			require.Positive(t, f["epoch_heights_left"].(int64), "shown lost within the epoch, not at its end")
+			require.Equal(t, int64(0), f["epoch_reward_reachable"])
+			lost, lastHeight = f, st.Fields()["last_height"].(int64)
+		}
+	}
+	net.StartValidator(3)
+	t.Logf("epoch %d lost at height %d: %d signed of %d, %d left, best %.2f", epoch, lastHeight,
+		lost["epoch_signed"], lost["epoch_heights"], lost["epoch_heights_left"], lost["epoch_best_signed_share"])
+
+	// The figures equal a count from every block's commit, from the
+	// epoch's first height (the node's beacon) to the last one accounted.
+	start, err := c.EpochStart(context.Background(), api.EpochTime(epoch))
+	require.NoError(t, err)
+	want := groundTruth(t, c, addrBytes(t, target.ConsensusAddress), start, lastHeight)
+	require.Equal(t, lastHeight-start+1, lost["epoch_heights"], "epoch_heights")
+	require.Equal(t, want.signed, lost["epoch_signed"], "epoch_signed")
+	require.Equal(t, want.missed, lost["epoch_not_signed"], "epoch_not_signed (in the set throughout)")
+	require.Equal(t, start+20-1-lastHeight, lost["epoch_heights_left"], "epoch_heights_left")
+	require.Less(t, (want.signed+lost["epoch_heights_left"].(int64))*4, int64(20*3), "the count itself says the threshold is out of reach")
+}
