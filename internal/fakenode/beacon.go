@@ -8,9 +8,10 @@ import (
 	staking "github.com/oasisprotocol/oasis-core/go/staking/api"
 )
 
-// EpochInterval is the fake chain's epoch length in heights: epoch e holds
-// heights e*EpochInterval+1 .. (e+1)*EpochInterval, as an insecure beacon
-// with that interval numbers them from genesis height 1.
+// EpochInterval is the fake chain's epoch length in heights. As on a real
+// chain (an insecure or VRF beacon), epochs change at the multiples of the
+// interval: epoch e holds heights e*EpochInterval .. (e+1)*EpochInterval-1,
+// and epoch 0, from genesis height 1, one height less.
 const EpochInterval = 10
 
 // SigningRewardThreshold is the fake staking application's signing reward
@@ -27,12 +28,12 @@ func (f *fakeBeacon) GetEpoch(_ context.Context, height int64) (beacon.EpochTime
 	if height < 1 {
 		height = f.n.Chain.Latest()
 	}
-	return beacon.EpochTime((height - 1) / EpochInterval), nil
+	return beacon.EpochTime(height / EpochInterval), nil
 }
 
 func (f *fakeBeacon) GetEpochBlock(_ context.Context, epoch beacon.EpochTime) (int64, error) {
 	f.n.record("Beacon.GetEpochBlock")
-	start := int64(epoch)*EpochInterval + 1
+	start := max(int64(epoch)*EpochInterval, 1)
 	if start > f.n.Chain.Latest() {
 		return 0, fmt.Errorf("beacon: epoch %d has not started", epoch)
 	}

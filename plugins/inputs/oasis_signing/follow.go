@@ -504,6 +504,9 @@ func (f *follower) lookupEpoch(ctx context.Context, h int64) (signing.EpochInfo,
 		if err != nil {
 			return signing.EpochInfo{}, err
 		}
+		if interval <= 0 {
+			return signing.EpochInfo{}, fmt.Errorf("the beacon's epoch interval is %d", interval)
+		}
 		f.interval = interval
 	}
 	epoch, err := f.s.client.Epoch(ctx, h)
@@ -514,7 +517,13 @@ func (f *follower) lookupEpoch(ctx context.Context, h int64) (signing.EpochInfo,
 	if err != nil {
 		return signing.EpochInfo{}, err
 	}
-	e := signing.EpochInfo{Epoch: uint64(epoch), Start: start, Length: f.interval}
+	// Epochs change at the heights that are multiples of the interval
+	// (the first epoch after a genesis may be shorter: the devnet's epoch 0
+	// is heights 1..9 of 10). A chain whose transitions are not aligned
+	// shows as a height outside the predicted epoch: an error, and the
+	// height unknown, never miscounted.
+	end := (start/f.interval + 1) * f.interval
+	e := signing.EpochInfo{Epoch: uint64(epoch), Start: start, Length: min(end-start, f.interval)}
 	if !e.Contains(h) {
 		return signing.EpochInfo{}, fmt.Errorf("epoch %d starts at height %d and lasts %d heights, which does not hold height %d", epoch, start, f.interval, h)
 	}
