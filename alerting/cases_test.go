@@ -366,15 +366,17 @@ var catalog = []alertCase{
 			// Validator 3, monitored (derived), missed every height from its
 			// stop, seen live: a quarter of a devnet epoch (20 heights) later
 			// that epoch's reward is out of reach. Devnet epochs last
-			// seconds, so while it is down each new one starts afresh and is
-			// lost again; the series keeps the first epoch lost and, once
-			// it is back, the first epoch it can reach.
-			s, lostAt, backAt := epochLostThenBack(t, monitoredDown(rec, ev), ev)
+			// seconds: while it is down each new one begins without its
+			// vote, and the alert holds CRITICAL until it votes again, once
+			// it is back, in an epoch it can reach.
+			s := monitoredDown(rec, ev)
+			lostAt, backAt := epochLostThenBack(t, s, ev)
 			stop := at(ev.Validator3Stopped)
 			return s, []step{
 				{level: "WARNING", from: stop, to: lostAt, optional: true},
 				{level: "CRITICAL", from: stop, to: lostAt},
-				{level: "OK", from: backAt, to: backAt},
+				{level: "WARNING", from: at(ev.Validator3Started), to: backAt, optional: true},
+				{level: "OK", from: at(ev.Validator3Started), to: backAt},
 			}
 		},
 		// Validator 3 as recorded (not ours), and our own validator

@@ -60,6 +60,8 @@ type Block struct {
 	LastCommitHeight int64
 	// signers are the addresses with a commit signature in the last commit.
 	signers map[Address]struct{}
+	// voters: a commit or a nil vote (not absent) in the last commit.
+	voters map[Address]struct{}
 }
 
 // Decode decodes a block's meta. A block whose meta can't be decoded is an
@@ -89,6 +91,7 @@ func Decode(b *consensus.Block) (*Block, error) {
 		ValidatorsHash:   string(hdr.ValidatorsHash),
 		LastCommitHeight: commit.Height,
 		signers:          map[Address]struct{}{},
+		voters:           map[Address]struct{}{},
 	}
 	copy(out.Proposer[:], hdr.ProposerAddress)
 	if commit.Height != 0 && commit.Height != b.Height-1 {
@@ -97,7 +100,10 @@ func Decode(b *consensus.Block) (*Block, error) {
 	for i, s := range commit.Signatures {
 		// Only a commit vote counts as signed, as in oasis-node's own
 		// oasis_consensus_signed_blocks metric; absent and nil votes don't.
-		if s.BlockIdFlag != cmtproto.BlockIDFlagCommit {
+		// The staking application's epoch signing count (the signing
+		// reward) counts every vote that is not absent, nil votes too
+		// (CometBFT's SignedLastBlock): Voted.
+		if s.BlockIdFlag != cmtproto.BlockIDFlagCommit && s.BlockIdFlag != cmtproto.BlockIDFlagNil {
 			continue
 		}
 		if len(s.ValidatorAddress) != AddressSize {
@@ -105,9 +111,20 @@ func Decode(b *consensus.Block) (*Block, error) {
 		}
 		var a Address
 		copy(a[:], s.ValidatorAddress)
-		out.signers[a] = struct{}{}
+		out.voters[a] = struct{}{}
+		if s.BlockIdFlag == cmtproto.BlockIDFlagCommit {
+			out.signers[a] = struct{}{}
+		}
 	}
 	return out, nil
+}
+
+// Voted reports whether addr's vote for the previous block is in the last
+// commit, for the block or nil: what the staking application's epoch
+// signing count (the signing reward) counts.
+func (b *Block) Voted(addr Address) bool {
+	_, ok := b.voters[addr]
+	return ok
 }
 
 // Signed reports whether addr signed the previous block (LastCommitHeight).

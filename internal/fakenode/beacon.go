@@ -8,10 +8,10 @@ import (
 	staking "github.com/oasisprotocol/oasis-core/go/staking/api"
 )
 
-// EpochInterval is the fake chain's epoch length in heights. As on a real
-// chain (an insecure or VRF beacon), epochs change at the multiples of the
-// interval: epoch e holds heights e*EpochInterval .. (e+1)*EpochInterval-1,
-// and epoch 0, from genesis height 1, one height less.
+// EpochInterval is the fake chain's epoch length in heights. As with the
+// VRF beacon (mainnet), epochs change an interval apart from the genesis
+// height, not at multiples of it: epoch e holds heights
+// e*EpochInterval+1 .. (e+1)*EpochInterval.
 const EpochInterval = 10
 
 // SigningRewardThreshold is the fake staking application's signing reward
@@ -28,16 +28,22 @@ func (f *fakeBeacon) GetEpoch(_ context.Context, height int64) (beacon.EpochTime
 	if height < 1 {
 		height = f.n.Chain.Latest()
 	}
-	return beacon.EpochTime(height / EpochInterval), nil
+	return beacon.EpochTime((height - 1) / EpochInterval), nil
 }
 
 func (f *fakeBeacon) GetEpochBlock(_ context.Context, epoch beacon.EpochTime) (int64, error) {
 	f.n.record("Beacon.GetEpochBlock")
-	start := max(int64(epoch)*EpochInterval, 1)
+	start := int64(epoch)*EpochInterval + 1
 	if start > f.n.Chain.Latest() {
 		return 0, fmt.Errorf("beacon: epoch %d has not started", epoch)
 	}
 	return start, nil
+}
+
+func (f *fakeBeacon) GetFutureEpoch(_ context.Context, _ int64) (*beacon.EpochTimeState, error) {
+	f.n.record("Beacon.GetFutureEpoch")
+	next := (f.n.Chain.Latest()-1)/EpochInterval + 1
+	return &beacon.EpochTimeState{Epoch: beacon.EpochTime(next), Height: next*EpochInterval + 1}, nil
 }
 
 func (f *fakeBeacon) ConsensusParameters(context.Context, int64) (*beacon.ConsensusParameters, error) {

@@ -360,23 +360,16 @@ func (c *Client) EpochStart(ctx context.Context, epoch beacon.EpochTime) (int64,
 	})
 }
 
-// EpochInterval is the epoch length in heights at height. It is an error
-// for a beacon backend without a fixed interval (the beacon's own
-// Interval panics on one).
-func (c *Client) EpochInterval(ctx context.Context, height int64) (int64, error) {
-	p, err := call(ctx, c, "Beacon.ConsensusParameters", func(ctx context.Context) (*beacon.ConsensusParameters, error) {
-		return c.beacon.ConsensusParameters(ctx, height)
+// NextEpoch is the next epoch transition scheduled as of the latest
+// height: the epoch and its first height; ok is false when none is.
+func (c *Client) NextEpoch(ctx context.Context) (epoch beacon.EpochTime, height int64, ok bool, err error) {
+	fut, err := call(ctx, c, "Beacon.GetFutureEpoch", func(ctx context.Context) (*beacon.EpochTimeState, error) {
+		return c.beacon.GetFutureEpoch(ctx, consensus.HeightLatest)
 	})
-	if err != nil {
-		return 0, err
+	if err != nil || fut == nil || fut.Height <= 0 {
+		return 0, 0, false, err
 	}
-	switch {
-	case p.Backend == beacon.BackendInsecure && p.InsecureParameters != nil:
-		return p.InsecureParameters.Interval, nil
-	case p.Backend == beacon.BackendVRF && p.VRFParameters != nil:
-		return p.VRFParameters.Interval, nil
-	}
-	return 0, fmt.Errorf("beacon backend %q: no fixed epoch interval", p.Backend)
+	return fut.Epoch, fut.Height, true, nil
 }
 
 // StakingParameters are the staking application's consensus parameters

@@ -36,7 +36,7 @@ var readOnlyMethods = map[string]bool{
 	"/oasis-core.Staking/ConsensusParameters":        true,
 	"/oasis-core.Beacon/GetEpoch":                    true,
 	"/oasis-core.Beacon/GetEpochBlock":               true,
-	"/oasis-core.Beacon/ConsensusParameters":         true,
+	"/oasis-core.Beacon/GetFutureEpoch":              true,
 	"/oasis-core.Staking/DelegationsTo":              true,
 	"/oasis-core.Staking/TokenSymbol":                true,
 	"/oasis-core.Staking/TokenValueExponent":         true,

@@ -77,6 +77,10 @@ type EpochCount struct {
 	// followed the node (MissedUnobserved): the node's outage's, paged as
 	// such; the observed outlook leaves them out of the loss.
 	Unobserved uint64 `json:"unobserved"`
+	// NotInSet: of the heights not signed, those the validator was not in
+	// the set for: oasis_not_in_validator_set's page, left out of the
+	// observed outlook too.
+	NotInSet uint64 `json:"not_in_set"`
 }
 
 // EpochInfo is where the epoch of the last height accounted lies: its
@@ -161,9 +165,12 @@ type Outcome struct {
 // Height is everything known about one height: who was in the validator
 // set, who signed it (from the next block's last commit) and who proposed it.
 type Height struct {
-	Height   int64
-	Set      map[blockmeta.Address]struct{}
-	Signers  func(blockmeta.Address) bool
+	Height  int64
+	Set     map[blockmeta.Address]struct{}
+	Signers func(blockmeta.Address) bool
+	// Voters: a vote (for the block, or nil) in the next block's last
+	// commit, what the epoch signing count counts; nil: Signers.
+	Voters   func(blockmeta.Address) bool
 	Proposer blockmeta.Address
 	// Unobserved: the height is accounted in the catch-up after a gap in
 	// following the node (a reconnect, a restart), not as it was made.
@@ -227,7 +234,7 @@ func (t *Tracker) Validate() error {
 		if a.ConsecutiveMissedObserved > a.ConsecutiveMissed || a.MissedUnobservedTotal > a.MissedTotal {
 			return fmt.Errorf("account %s: observed counts exceed the totals they are part of", addr)
 		}
-		if e := a.Epoch; e != nil && (e.Signed+e.Unobserved > e.Heights || (t.Epoch.Known() && e.Epoch == t.Epoch.Epoch && e.Heights > uint64(t.Epoch.Length))) {
+		if e := a.Epoch; e != nil && (e.Signed+e.Unobserved+e.NotInSet > e.Heights || (t.Epoch.Known() && e.Epoch == t.Epoch.Epoch && e.Heights > uint64(t.Epoch.Length))) {
 			return fmt.Errorf("account %s: epoch %d counts %d signed of %d heights, more than the epoch holds", addr, e.Epoch, e.Signed, e.Heights)
 		}
 		if a.LastSignedHeight < 0 || a.LastSignedHeight > t.LastHeight {
@@ -294,7 +301,12 @@ func (t *Tracker) Apply(h Height, all bool) ([]Outcome, error) {
 		}
 		a.record(h.Height, o)
 		if h.Epoch.Contains(h.Height) {
-			a.recordEpoch(h.Epoch.Epoch, o.Status)
+			voted := o.Status == Signed
+			if h.Voters != nil {
+				_, in := h.Set[addr]
+				voted = in && h.Voters(addr)
+			}
+			a.recordEpoch(h.Epoch.Epoch, o.Status, voted)
 		}
 		out = append(out, o)
 	}
@@ -307,16 +319,18 @@ func (t *Tracker) Apply(h Height, all bool) ([]Outcome, error) {
 
 // recordEpoch counts one height of the epoch; a new epoch starts a new
 // count.
-func (a *Account) recordEpoch(epoch uint64, status Status) {
+func (a *Account) recordEpoch(epoch uint64, status Status, voted bool) {
 	if a.Epoch == nil || a.Epoch.Epoch != epoch {
 		a.Epoch = &EpochCount{Epoch: epoch}
 	}
 	a.Epoch.Heights++
-	switch status {
-	case Signed:
+	switch {
+	case voted:
 		a.Epoch.Signed++
-	case MissedUnobserved:
+	case status == MissedUnobserved:
 		a.Epoch.Unobserved++
+	case status == NotInSet:
+		a.Epoch.NotInSet++
 	}
 }
 
@@ -332,11 +346,12 @@ type EpochOutlook struct {
 	Reachable                  bool  // BestSigned reaches the threshold share of Length
 	BestShare                  float64
 	ThresholdNum, ThresholdDen uint64
-	// Unobserved heights missed (the node's outage), and the outlook
-	// without them: what the misses seen live alone leave reachable.
-	Unobserved        int64
-	ReachableObserved bool
-	BestShareObserved float64
+	// Unobserved heights missed (the node's outage) and heights out of
+	// the set (oasis_not_in_validator_set's), and the outlook without
+	// them: what the misses seen live alone leave reachable.
+	Unobserved, NotInSet int64
+	ReachableObserved    bool
+	BestShareObserved    float64
 }
 
 // Outlook is the validator's outlook in the tracker's current epoch, for
@@ -350,18 +365,25 @@ func (t *Tracker) Outlook(a *Account, num, den uint64) (EpochOutlook, bool) {
 	if !e.Known() || den == 0 || t.LastHeight < e.Start {
 		return EpochOutlook{}, false
 	}
+	if t.LastHeight >= e.Start+e.Length {
+		// The epoch is over and the next one's heights were accounted
+		// without their epoch (its bounds could not be read): an epoch of
+		// unknown heights, which never says a reward is lost.
+		e = EpochInfo{Epoch: e.Epoch + 1, Start: e.Start + e.Length, Length: max(e.Length, t.LastHeight-e.Start-e.Length+1)}
+	}
 	last := min(t.LastHeight, e.Start+e.Length-1)
 	o := EpochOutlook{Epoch: e.Epoch, Length: e.Length, Left: e.Start + e.Length - 1 - last, ThresholdNum: num, ThresholdDen: den}
 	if c := a.Epoch; c != nil && c.Epoch == e.Epoch {
-		o.Heights, o.Signed, o.Unobserved = int64(c.Heights), int64(c.Signed), int64(c.Unobserved)
+		o.Heights, o.Signed, o.Unobserved, o.NotInSet = int64(c.Heights), int64(c.Signed), int64(c.Unobserved), int64(c.NotInSet)
 	}
 	o.Unknown = max(0, last-e.Start+1-o.Heights)
 	o.BestSigned = o.Signed + o.Unknown + o.Left
 	// As the staking application decides: count*den >= total*num.
 	o.Reachable = uint64(o.BestSigned)*den >= uint64(o.Length)*num
 	o.BestShare = float64(o.BestSigned) / float64(o.Length)
-	o.ReachableObserved = uint64(o.BestSigned+o.Unobserved)*den >= uint64(o.Length)*num
-	o.BestShareObserved = float64(o.BestSigned+o.Unobserved) / float64(o.Length)
+	excused := o.Unobserved + o.NotInSet
+	o.ReachableObserved = uint64(o.BestSigned+excused)*den >= uint64(o.Length)*num
+	o.BestShareObserved = float64(o.BestSigned+excused) / float64(o.Length)
 	return o, true
 }
 

@@ -182,7 +182,7 @@ func TestEpochCountsAndOutlook(t *testing.T) {
 	require.True(t, ok)
 	// Heights 12..15 accounted (2 signed), 10..11 unknown, 16..17 left.
 	require.Equal(t, EpochOutlook{Epoch: 3, Length: 8, Heights: 4, Signed: 2, Unknown: 2, Left: 2, BestSigned: 6,
-		Reachable: true, BestShare: 0.75, ReachableObserved: true, BestShareObserved: 0.75, ThresholdNum: 3, ThresholdDen: 4}, o)
+		Reachable: true, BestShare: 0.75, NotInSet: 1, ReachableObserved: true, BestShareObserved: 0.875, ThresholdNum: 3, ThresholdDen: 4}, o)
 
 	// One more miss: 5 of 8 at best, below 3/4 (6 of 8).
 	_, err := tr.Apply(withEpoch(height(16, true, false, other), epoch(3, 10)), false)
@@ -233,7 +233,35 @@ func TestEpochCountsAndOutlook(t *testing.T) {
 	require.True(t, o.ReachableObserved)
 	require.InDelta(t, 1.0, o.BestShareObserved, 1e-9)
 
+	// Past the epoch's end with the next epoch's bounds unknown: an epoch
+	// of unknown heights, never a lost reward kept on.
+	for h := int64(23); h <= 27; h++ {
+		_, err = again.Apply(height(h, true, false, other), false)
+		require.NoError(t, err)
+	}
+	o, ok = again.Outlook(again.Accounts[us], 3, 4)
+	require.True(t, ok)
+	require.Equal(t, uint64(5), o.Epoch)
+	require.Equal(t, int64(2), o.Unknown, "26 and 27")
+	require.True(t, o.Reachable)
+	require.True(t, o.ReachableObserved)
+
 	// A count that can't be (more signed than heights) is refused on resume.
 	again.Accounts[us].Epoch.Signed = 5 // of 4 heights, 3 of them unobserved misses
 	require.ErrorContains(t, again.Validate(), "more than the epoch holds")
+}
+
+// A nil vote is a miss for the uptime accounts but a vote for the epoch's
+// signing reward count (the staking application counts every vote that is
+// not absent).
+func TestNilVoteCountsForTheEpochReward(t *testing.T) {
+	tr := NewTracker()
+	tr.Track(us)
+	h := height(10, true, false, other)
+	h.Voters = func(a blockmeta.Address) bool { return true } // our vote was nil
+	h.Epoch = EpochInfo{Epoch: 1, Start: 10, Length: 10}
+	_, err := tr.Apply(h, false)
+	require.NoError(t, err)
+	require.Equal(t, uint64(1), tr.Accounts[us].MissedTotal, "not signed for the uptime")
+	require.Equal(t, uint64(1), tr.Accounts[us].Epoch.Signed, "a vote for the reward")
 }

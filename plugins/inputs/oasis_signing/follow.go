@@ -118,11 +118,10 @@ type follower struct {
 	// zero (at most once a second, however fast blocks arrive).
 	syncChecked time.Time
 	// epoch is the epoch of the last height accounted, as the node said
-	// (its number, first height and the beacon's interval): asked again
-	// only for a height outside it, twice an epoch. epochFailed: the last
-	// lookup failed (said once until one works again).
+	// (its number, first height and length): asked again only for a
+	// height outside it, once an epoch. epochFailed: the last lookup
+	// failed (said once until one works again).
 	epoch       signing.EpochInfo
-	interval    int64
 	epochFailed bool
 }
 
@@ -439,6 +438,7 @@ func (f *follower) account(ctx context.Context, b *blockmeta.Block) error {
 		Height:     prev.Height,
 		Set:        set,
 		Signers:    b.Signed,
+		Voters:     b.Voted,
 		Proposer:   prev.Proposer,
 		Unobserved: f.unobserved(b),
 		Epoch:      epoch,
@@ -483,7 +483,6 @@ func (f *follower) epochOf(ctx context.Context, h int64) signing.EpochInfo {
 			f.s.Log.Warnf("the epoch of height %d: %v; the heights are accounted without their epoch's count until the node says", h, err)
 		}
 		f.epochFailed = true
-		f.interval = 0
 		return signing.EpochInfo{}
 	}
 	f.epochFailed = false
@@ -499,16 +498,6 @@ func (f *follower) epochOf(ctx context.Context, h int64) signing.EpochInfo {
 }
 
 func (f *follower) lookupEpoch(ctx context.Context, h int64) (signing.EpochInfo, error) {
-	if f.interval == 0 {
-		interval, err := f.s.client.EpochInterval(ctx, h)
-		if err != nil {
-			return signing.EpochInfo{}, err
-		}
-		if interval <= 0 {
-			return signing.EpochInfo{}, fmt.Errorf("the beacon's epoch interval is %d", interval)
-		}
-		f.interval = interval
-	}
 	epoch, err := f.s.client.Epoch(ctx, h)
 	if err != nil {
 		return signing.EpochInfo{}, err
@@ -517,15 +506,27 @@ func (f *follower) lookupEpoch(ctx context.Context, h int64) (signing.EpochInfo,
 	if err != nil {
 		return signing.EpochInfo{}, err
 	}
-	// Epochs change at the heights that are multiples of the interval
-	// (the first epoch after a genesis may be shorter: the devnet's epoch 0
-	// is heights 1..9 of 10). A chain whose transitions are not aligned
-	// shows as a height outside the predicted epoch: an error, and the
-	// height unknown, never miscounted.
-	end := (start/f.interval + 1) * f.interval
-	e := signing.EpochInfo{Epoch: uint64(epoch), Start: start, Length: min(end-start, f.interval)}
+	// The epoch ends where the next begins: known once it has begun (a
+	// past epoch, in a catch-up), else where it is scheduled. Transitions
+	// are not at fixed multiples: the VRF beacon (mainnet) schedules the
+	// next one an interval after the current one began, from the
+	// genesis's height, and may delay it; the insecure one (the devnet)
+	// at the multiples of the interval, so its first epoch is shorter.
+	// Without either, the height's epoch is unknown: never miscounted.
+	end, err := f.s.client.EpochStart(ctx, epoch+1)
+	if err != nil || end <= start {
+		next, at, ok, ferr := f.s.client.NextEpoch(ctx)
+		switch {
+		case ferr != nil:
+			return signing.EpochInfo{}, fmt.Errorf("the end of epoch %d: %w", epoch, ferr)
+		case !ok || next != epoch+1 || at <= start:
+			return signing.EpochInfo{}, fmt.Errorf("the end of epoch %d: the node schedules no next epoch after it", epoch)
+		}
+		end = at
+	}
+	e := signing.EpochInfo{Epoch: uint64(epoch), Start: start, Length: end - start}
 	if !e.Contains(h) {
-		return signing.EpochInfo{}, fmt.Errorf("epoch %d starts at height %d and lasts %d heights, which does not hold height %d", epoch, start, f.interval, h)
+		return signing.EpochInfo{}, fmt.Errorf("epoch %d holds heights %d to %d, not height %d", epoch, start, end-1, h)
 	}
 	return e, nil
 }

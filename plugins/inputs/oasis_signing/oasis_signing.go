@@ -310,6 +310,7 @@ func (s *OasisSigning) addEpochFields(fields map[string]any, a *signing.Account)
 	fields["epoch_heights_left"] = o.Left
 	fields["epoch_best_signed_share"] = o.BestShare
 	fields["epoch_missed_unobserved"] = o.Unobserved
+	fields["epoch_not_in_set"] = o.NotInSet
 	fields["epoch_best_signed_share_observed"] = o.BestShareObserved
 	if s.rewardDen != 0 {
 		fields["epoch_reward_threshold"] = float64(s.rewardNum) / float64(s.rewardDen)

@@ -213,17 +213,18 @@ func TestCountsEveryHeight(t *testing.T) {
 	require.Equal(t, int64(8), f["last_signed_height"])
 	require.Equal(t, int64(1), f["in_validator_set"])
 	require.InDelta(t, 0.4, f["uptime_100"], 1e-9)
-	// Epoch 0 is heights 1..9 (fakenode.EpochInterval 10, from genesis
-	// height 1): 5..9 accounted, 2 signed; 1..4 before the monitor. At
-	// best 6 of 9, short of 3/4: the reward is out of reach.
+	// Epoch 0 is heights 1..10 (fakenode.EpochInterval, from genesis
+	// height 1): 5..9 accounted, 2 signed; 1..4 before the monitor, 10
+	// still to come. At best 7 of 10, short of 3/4: the reward is out of
+	// reach.
 	require.Equal(t, uint64(0), f["epoch"])
-	require.Equal(t, int64(9), f["epoch_length"])
+	require.Equal(t, int64(10), f["epoch_length"])
 	require.Equal(t, int64(5), f["epoch_heights"])
 	require.Equal(t, int64(2), f["epoch_signed"])
 	require.Equal(t, int64(3), f["epoch_not_signed"])
 	require.Equal(t, int64(4), f["epoch_heights_unknown"])
-	require.Equal(t, int64(0), f["epoch_heights_left"])
-	require.InDelta(t, 6.0/9, f["epoch_best_signed_share"], 1e-9)
+	require.Equal(t, int64(1), f["epoch_heights_left"])
+	require.InDelta(t, 0.7, f["epoch_best_signed_share"], 1e-9)
 	require.InDelta(t, 0.75, f["epoch_reward_threshold"], 1e-9)
 	require.Equal(t, int64(0), f["epoch_reward_reachable"])
 	st := r.follower(t)
@@ -271,25 +272,25 @@ func TestEpochCountAcrossARestartAndAnEpoch(t *testing.T) {
 	r = startFake(t, n, state, nil)
 	r.waitHeight(t, 8)
 	f := r.summary(t)
-	// Epoch 0 (heights 1..9): 2..8 accounted, 3 and 4 missed; 1 unknown.
+	// Epoch 0 (heights 1..10): 2..8 accounted, 3 and 4 missed; 1 unknown.
 	require.Equal(t, uint64(0), f["epoch"])
 	require.Equal(t, int64(7), f["epoch_heights"])
 	require.Equal(t, int64(5), f["epoch_signed"])
 	require.Equal(t, int64(1), f["epoch_heights_unknown"])
-	require.Equal(t, int64(1), f["epoch_heights_left"])
-	require.Equal(t, int64(1), f["epoch_reward_reachable"], "7 of 9 at best")
+	require.Equal(t, int64(2), f["epoch_heights_left"])
+	require.Equal(t, int64(1), f["epoch_reward_reachable"], "8 of 10 at best")
 
 	for h := int64(10); h <= 13; h++ {
 		add(h)
 	}
 	r.waitHeight(t, 12)
 	f = r.summary(t)
-	// Epoch 1 (heights 10..19): 10 signed, 11 missed, 12 signed.
+	// Epoch 1 (heights 11..20): 11 missed, 12 signed.
 	require.Equal(t, uint64(1), f["epoch"])
 	require.Equal(t, int64(10), f["epoch_length"])
-	require.Equal(t, int64(3), f["epoch_heights"])
-	require.Equal(t, int64(2), f["epoch_signed"])
-	require.Equal(t, int64(7), f["epoch_heights_left"])
+	require.Equal(t, int64(2), f["epoch_heights"])
+	require.Equal(t, int64(1), f["epoch_signed"])
+	require.Equal(t, int64(8), f["epoch_heights_left"])
 	require.InDelta(t, 0.9, f["epoch_best_signed_share"], 1e-9)
 	require.Equal(t, int64(1), f["epoch_reward_reachable"])
 }
