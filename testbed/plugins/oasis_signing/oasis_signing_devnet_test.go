@@ -157,7 +157,7 @@ func (p *pluginProcess) summary(t *testing.T, minHeight int64, addr string) (sta
 // truth walks every block's commit independently of the plugin: for each
 // height, the validator set at that height, the commit in the next block and
 // the proposer.
-type truth struct{ signed, missed, proposed int64 }
+type truth struct{ signed, missed, proposed, voted int64 }
 
 func groundTruth(t *testing.T, c *nodeclient.Client, addr []byte, from, to int64) truth {
 	t.Helper()
@@ -187,7 +187,12 @@ func groundTruth(t *testing.T, c *nodeclient.Client, addr []byte, from, to int64
 		if index < 0 {
 			continue
 		}
-		// CometBFT orders commit signatures as the validator set.
+		// CometBFT orders commit signatures as the validator set. A vote
+		// that is not absent (for the block, or nil) is what the staking
+		// application's epoch signing count counts.
+		if commit.Signatures[index].BlockIdFlag != cmtproto.BlockIDFlagAbsent {
+			tr.voted++
+		}
 		if commit.Signatures[index].BlockIdFlag == cmtproto.BlockIDFlagCommit {
 			require.Equal(t, addr, commit.Signatures[index].ValidatorAddress)
 			tr.signed++
