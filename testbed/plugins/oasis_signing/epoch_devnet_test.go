@@ -57,7 +57,6 @@ func TestEpochRewardLostWithinTheEpoch(t *testing.T) {
 			t.Logf("epoch %d, height %d: stopping validator 3", epoch, st.Fields()["last_height"])
 			break
 		}
-		time.Sleep(200 * time.Millisecond)
 	}
 	net.KillValidator(3) // as a crash would
 
