@@ -2,16 +2,12 @@ package oasis_signing_test
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/oasisprotocol/oasis-core/go/beacon/api"
-
-	"github.com/oasis-mission-control/oasis-mission-control/testbed/devnettest"
 )
 
 // On a devnet of 20-height epochs, validator 3 stops (killed) early in an epoch
@@ -20,17 +16,9 @@ import (
 // epoch: more than 5 heights missed), counting the misses seen live; and
 // the epoch's figures then equal a count from every block's commit.
 func TestEpochRewardLostWithinTheEpoch(t *testing.T) {
-	net := devnettest.Start(t, devnettest.Options{Validators: 4, BlockInterval: 500 * time.Millisecond, EpochBlocks: 20})
-	bin := devnettest.BuildCommand(t, "./cmd/oasis-telegraf")
+	net, bin, config := validator3Monitored(t)
 	c := net.Client(0)
 	target := net.Validators[3]
-	dir := t.TempDir()
-	config := filepath.Join(dir, "signing.conf")
-	require.NoError(t, os.WriteFile(config, []byte(`[[inputs.oasis_signing]]
-  address = "`+net.Address(0)+`"
-  node_ids = ["`+target.NodeID+`"]
-  state_file = "`+filepath.Join(dir, "state.json")+`"
-`), 0o600))
 	p := startPluginProcess(t, bin, config)
 
 	// An epoch the plugin follows from its first height, caught early.

@@ -217,23 +217,32 @@ func rawMeta(t *testing.T, c *nodeclient.Client, h int64) rawBlockMeta {
 	return m
 }
 
+// validator3Monitored starts a devnet of four validators with 20-height
+// epochs and writes an oasis_signing config that reads validator 0's node
+// and monitors validator 3; it returns the devnet, the oasis-telegraf
+// binary and the config file.
+func validator3Monitored(t *testing.T) (*devnettest.Net, string, string) {
+	t.Helper()
+	net := devnettest.Start(t, devnettest.Options{Validators: 4, BlockInterval: 500 * time.Millisecond, EpochBlocks: 20})
+	bin := devnettest.BuildCommand(t, "./cmd/oasis-telegraf")
+	dir := t.TempDir()
+	config := filepath.Join(dir, "signing.conf")
+	require.NoError(t, os.WriteFile(config, []byte(`[[inputs.oasis_signing]]
+  address = "`+net.Address(0)+`"
+  node_ids = ["`+net.Validators[3].NodeID+`"]
+  state_file = "`+filepath.Join(dir, "state.json")+`"
+`), 0o600))
+	return net, bin, config
+}
+
 // With validator 3 stopped for a span, and the plugin killed (SIGKILL) and
 // restarted in the middle of it, the plugin's totals equal a ground truth
 // computed from every block's commit, and every height has exactly one
 // per-height point.
 func TestExactAcrossKillAndRestart(t *testing.T) {
-	net := devnettest.Start(t, devnettest.Options{Validators: 4, BlockInterval: 500 * time.Millisecond, EpochBlocks: 20})
-	bin := devnettest.BuildCommand(t, "./cmd/oasis-telegraf")
+	net, bin, config := validator3Monitored(t)
 	c := net.Client(0)
 	target := net.Validators[3]
-
-	dir := t.TempDir()
-	config := filepath.Join(dir, "signing.conf")
-	require.NoError(t, os.WriteFile(config, []byte(`[[inputs.oasis_signing]]
-  address = "`+net.Address(0)+`"
-  node_ids = ["`+target.NodeID+`"]
-  state_file = "`+filepath.Join(dir, "state.json")+`"
-`), 0o600))
 
 	first := startPluginProcess(t, bin, config)
 	st, _ := first.summary(t, 1, "")
