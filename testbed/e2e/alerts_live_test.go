@@ -191,6 +191,21 @@ func TestAlertsLive(t *testing.T) {
 	// a failing gather's own time (it waits for the socket briefly).
 	down := sink.await(t, killed, "oasis_node_down:"+own.NodeID, "CRITICAL", 55*time.Second)
 	require.True(t, strings.HasPrefix(down.Message, "CRITICAL [validator-0] oasis_node_down: node "+own.NodeID), "%s", down.Message)
+	// What the operator reads beside the page: each input says why it
+	// can't read the node, on its own series (TestPipeline's situational
+	// fields: no_socket, or not_answering while the socket lingers).
+	for _, q := range []string{
+		`SELECT last("down_reason") FROM "oasis_node" WHERE time > now() - 5m`,
+		`SELECT last("down_reason"), last("failed_reads") FROM "oasis_input" WHERE time > now() - 5m GROUP BY "input"`,
+		`SELECT last("down_reason") FROM "oasis_entity" WHERE time > now() - 5m`,
+		`SELECT last("down_reason") FROM "oasis_governance" WHERE time > now() - 5m`,
+	} {
+		series := influxQL(t, in, q)
+		require.NotEmpty(t, series, q)
+		for _, s := range series {
+			require.Contains(t, []any{"no_socket", "not_answering"}, s.Values[0][1], "%s %v", q, s.Tags)
+		}
+	}
 	restarted := time.Now()
 	net.StartValidator(0)
 	// The first good gather and its flush (20 s), after the devnet node's

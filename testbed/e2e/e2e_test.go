@@ -28,11 +28,11 @@ const bucket = `from(bucket: "telegraf/autogen")`
 // Documented fields that appear only in situations this run does not
 // make, by measurement and field ("measurement.*": the whole measurement).
 var situational = map[string]string{
-	"oasis_node.down_reason":                        "only with up=0; TestRecordAlertSeries stops our node",
-	"oasis_entity.down_reason":                      "only with up=0; TestRecordAlertSeries stops our node",
-	"oasis_governance.down_reason":                  "only with up=0; TestRecordAlertSeries stops our node",
-	"oasis_input.down_reason":                       "only with up=0; TestRecordAlertSeries stops our node",
-	"oasis_input.failed_reads":                      "only with up=0; TestRecordAlertSeries stops our node",
+	"oasis_node.down_reason":                        "only with up=0; TestAlertsLive kills our node and reads it",
+	"oasis_entity.down_reason":                      "only with up=0; TestAlertsLive kills our node and reads it",
+	"oasis_governance.down_reason":                  "only with up=0; TestAlertsLive kills our node and reads it",
+	"oasis_input.down_reason":                       "only with up=0; TestAlertsLive kills our node and reads it",
+	"oasis_input.failed_reads":                      "only with up=0; TestAlertsLive kills our node and reads it",
 	"oasis_entity.commission_next_rate":             "no commission schedule on the devnet",
 	"oasis_entity.commission_next_epoch":            "no commission schedule on the devnet",
 	"oasis_entity.commission_next_epochs_left":      "no commission schedule on the devnet",
