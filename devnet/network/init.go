@@ -61,6 +61,12 @@ type Options struct {
 	// full nodes that peer with every validator and validate nothing, as
 	// an operator's observer node.
 	Clients int
+	// MaxValidators is the scheduler's max_validators: the validator set's
+	// size limit. 0: 100 (every validator is elected). Below Validators,
+	// the validators with the least escrow (the highest indices: escrows
+	// are distinct) are left out of the set from epoch 1 on, at the first
+	// election: a validator-set cutoff to test against.
+	MaxValidators int
 }
 
 // DefaultOptions are a 4-validator network with ~1 s blocks and 30-block
@@ -122,6 +128,9 @@ func Init(dir string, opts Options) (*Manifest, error) {
 
 	if opts.Clients < 0 {
 		return nil, fmt.Errorf("clients must not be negative, got %d", opts.Clients)
+	}
+	if opts.MaxValidators < 0 {
+		return nil, fmt.Errorf("max validators must not be negative, got %d", opts.MaxValidators)
 	}
 	members := make([]*member, opts.Validators+opts.Clients)
 	for i := range members {
@@ -249,6 +258,14 @@ func newAccount(dir string) (signature.PublicKey, error) {
 	return s.Public(), nil
 }
 
+// maxValidators is opts.MaxValidators, 100 when unset.
+func maxValidators(opts Options) int {
+	if opts.MaxValidators == 0 {
+		return 100
+	}
+	return opts.MaxValidators
+}
+
 func buildGenesis(members []*member, delegator signature.PublicKey, opts Options) (*genesis.Document, error) {
 	maxExpiration := beacon.EpochTime(2)
 	doc := &genesis.Document{
@@ -273,7 +290,7 @@ func buildGenesis(members []*member, delegator signature.PublicKey, opts Options
 		Scheduler: scheduler.Genesis{
 			Parameters: scheduler.ConsensusParameters{
 				MinValidators:          1,
-				MaxValidators:          100,
+				MaxValidators:          maxValidators(opts),
 				MaxValidatorsPerEntity: 1,
 			},
 		},

@@ -56,7 +56,11 @@ func (f *fakeBeacon) ConsensusParameters(context.Context, int64) (*beacon.Consen
 
 func (f *fakeStaking) ConsensusParameters(context.Context, int64) (*staking.ConsensusParameters, error) {
 	f.n.record("Staking.ConsensusParameters")
+	l := f.n.Ledger
+	l.Lock()
+	defer l.Unlock()
 	return &staking.ConsensusParameters{
+		Thresholds:                        l.StakeThresholds,
 		SigningRewardThresholdNumerator:   SigningRewardThreshold[0],
 		SigningRewardThresholdDenominator: SigningRewardThreshold[1],
 	}, nil

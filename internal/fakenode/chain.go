@@ -1,6 +1,7 @@
 package fakenode
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"fmt"
@@ -376,6 +377,21 @@ func (f *fakeRegistry) GetNode(_ context.Context, q *registry.IDQuery) (*node.No
 		return n, nil
 	}
 	return nil, registry.ErrNoSuchNode
+}
+
+// GetNodes returns every registered node, sorted by ID (the registry's
+// state order).
+func (f *fakeRegistry) GetNodes(context.Context, int64) ([]*node.Node, error) {
+	f.n.record("GetNodes")
+	c := f.n.Chain
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]*node.Node, 0, len(c.nodes))
+	for _, n := range c.nodes {
+		out = append(out, n)
+	}
+	sort.Slice(out, func(i, j int) bool { return bytes.Compare(out[i].ID[:], out[j].ID[:]) < 0 })
+	return out, nil
 }
 
 func (f *fakeRegistry) GetNodeByConsensusAddress(_ context.Context, q *registry.ConsensusAddressQuery) (*node.Node, error) {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/oasisprotocol/oasis-core/go/common/crypto/signature"
 	"github.com/oasisprotocol/oasis-core/go/common/entity"
+	"github.com/oasisprotocol/oasis-core/go/common/quantity"
 	governance "github.com/oasisprotocol/oasis-core/go/governance/api"
 	registry "github.com/oasisprotocol/oasis-core/go/registry/api"
 	scheduler "github.com/oasisprotocol/oasis-core/go/scheduler/api"
@@ -24,9 +25,12 @@ type Ledger struct {
 	Entities       map[signature.PublicKey]*entity.Entity
 	NodeStatuses   map[signature.PublicKey]*registry.NodeStatus
 	SchedulerParam scheduler.ConsensusParameters
-	Proposals      []*governance.Proposal
-	Votes          map[uint64][]*governance.VoteEntry
-	Upgrades       []*upgrade.Descriptor
+	// StakeThresholds are the staking parameters' thresholds (what each
+	// kind of stake claim requires).
+	StakeThresholds map[staking.ThresholdKind]quantity.Quantity
+	Proposals       []*governance.Proposal
+	Votes           map[uint64][]*governance.VoteEntry
+	Upgrades        []*upgrade.Descriptor
 }
 
 func newLedger() *Ledger {
@@ -37,7 +41,7 @@ func newLedger() *Ledger {
 		Delegations:    map[staking.Address]map[staking.Address]*staking.Delegation{},
 		Entities:       map[signature.PublicKey]*entity.Entity{},
 		NodeStatuses:   map[signature.PublicKey]*registry.NodeStatus{},
-		SchedulerParam: scheduler.ConsensusParameters{MaxValidators: 120},
+		SchedulerParam: scheduler.ConsensusParameters{MaxValidators: 120, MaxValidatorsPerEntity: 1},
 		Votes:          map[uint64][]*governance.VoteEntry{},
 	}
 }

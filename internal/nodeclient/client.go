@@ -283,6 +283,14 @@ func (c *Client) Node(ctx context.Context, id signature.PublicKey, height int64)
 	})
 }
 
+// Nodes are every node descriptor the registry holds at height, expired
+// ones not yet removed included (the validator election's input).
+func (c *Client) Nodes(ctx context.Context, height int64) ([]*node.Node, error) {
+	return call(ctx, c, "Registry.GetNodes", func(ctx context.Context) ([]*node.Node, error) {
+		return c.registry.GetNodes(ctx, height)
+	})
+}
+
 // NodeByConsensusAddress is the descriptor of the node whose CometBFT
 // address is addr, at height.
 func (c *Client) NodeByConsensusAddress(ctx context.Context, addr []byte, height int64) (*node.Node, error) {

@@ -27,6 +27,7 @@ var readOnlyMethods = map[string]bool{
 	"/oasis-core.Consensus/GetValidators":            true,
 	"/oasis-core.Consensus/WatchBlocks":              true,
 	"/oasis-core.Registry/GetNode":                   true,
+	"/oasis-core.Registry/GetNodes":                  true,
 	"/oasis-core.Registry/GetNodeByConsensusAddress": true,
 	"/oasis-core.Registry/GetEntity":                 true,
 	"/oasis-core.Registry/GetNodeStatus":             true,

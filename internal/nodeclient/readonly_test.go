@@ -114,6 +114,7 @@ func TestEveryQueryIsAllowed(t *testing.T) {
 	collect(c.LastRetainedHeight(ctx))
 	collect(c.ConsensusValidators(ctx, 1))
 	collect(c.Node(ctx, id, 1))
+	collect(c.Nodes(ctx, 1))
 	collect(c.NodeByConsensusAddress(ctx, make([]byte, 20), 1))
 	collect(c.DelegationsTo(ctx, addr, 1))
 	_, _, err = c.Token(ctx)

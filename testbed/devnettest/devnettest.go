@@ -53,6 +53,9 @@ type Options struct {
 	// Clients adds client-mode nodes after the validators (Validator.Client):
 	// full nodes that validate nothing, as an operator's observer node.
 	Clients int
+	// MaxValidators below Validators leaves the validators with the least
+	// escrow (the last) out of the set from epoch 1 on; 0: all elected.
+	MaxValidators int
 }
 
 // Net is a running devnet.
@@ -137,6 +140,9 @@ func Start(t testing.TB, opts Options) *Net {
 	}
 	if opts.Clients > 0 {
 		args = append(args, "-clients", strconv.Itoa(opts.Clients))
+	}
+	if opts.MaxValidators > 0 {
+		args = append(args, "-max-validators", strconv.Itoa(opts.MaxValidators))
 	}
 	if opts.SocketDir != "" {
 		args = append(args, "-socket-dir", opts.SocketDir)

@@ -29,7 +29,7 @@ import (
 const usageText = `usage: oasis-devnet COMMAND -dir DIR [flags]
 
 network:
-  init      -dir DIR [-validators 4] [-block-interval 1s] [-epoch-blocks 30] [-socket-dir DIR] [-metrics] [-clients 0]
+  init      -dir DIR [-validators 4] [-block-interval 1s] [-epoch-blocks 30] [-socket-dir DIR] [-metrics] [-clients 0] [-max-validators 100]
             create a network and print its manifest (JSON)
   up        -dir DIR [init flags]   init (if DIR has no network) and start every validator
   node      -dir DIR -index I [-umask 0007]  run validator I in the foreground until SIGINT/SIGTERM
@@ -93,6 +93,7 @@ func cmdInit(cmd string, args []string) error {
 	fs.Int64Var(&def.EpochBlocks, "epoch-blocks", def.EpochBlocks, "epoch length in blocks")
 	fs.StringVar(&def.SocketDir, "socket-dir", "", "put each validator's internal socket here (validator-N.sock) instead of its data directory")
 	fs.IntVar(&def.Clients, "clients", 0, "client-mode nodes after the validators (client-N): full nodes that validate nothing")
+	fs.IntVar(&def.MaxValidators, "max-validators", 100, "the validator set's size limit (scheduler max_validators); below -validators, those with the least escrow (the last) are left out from epoch 1")
 	fs.BoolVar(&def.Metrics, "metrics", false, "each validator serves its Prometheus metrics on 127.0.0.1:<metrics_port> (network.json)")
 	_ = fs.Parse(args)
 	if *dir == "" {

@@ -10,10 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
-	"sort"
 	"time"
 
 	"github.com/influxdata/telegraf"
+	"github.com/influxdata/telegraf/config"
 	"github.com/influxdata/telegraf/plugins/inputs"
 	beacon "github.com/oasisprotocol/oasis-core/go/beacon/api"
 	"github.com/oasisprotocol/oasis-core/go/common/crypto/signature"
@@ -42,20 +42,24 @@ const (
 // OasisEntity is the plugin and its configuration.
 type OasisEntity struct {
 	nodeclient.Config
-	EntityIDs []string        `toml:"entity_ids"`
-	Log       telegraf.Logger `toml:"-"`
+	EntityIDs []string `toml:"entity_ids"`
+	// ElectionInterval: how often the next validator election is predicted
+	// again within an epoch (it is at each new epoch too). Escrow moves
+	// with every delegation, so once an epoch is not enough to warn in
+	// time; each prediction reads every validator node's status and each
+	// candidate entity's account (about 250 calls on mainnet).
+	ElectionInterval config.Duration `toml:"election_interval"`
+	Log              telegraf.Logger `toml:"-"`
 
 	client    *nodeclient.Client
 	entityIDs []signature.PublicKey
 
-	// Cached: the token never changes; ranks and the set size limit change
-	// at most once an epoch.
+	// Cached: the token never changes.
 	symbol    string
 	exponent  uint8
 	haveToken bool
-	rankEpoch beacon.EpochTime
-	ranks     map[staking.Address]int
-	maxVals   int
+	// The last predicted election and when it was made.
+	election *electionView
 	// lastExpiration is each node's expiration epoch as last seen in the
 	// registry, for nodes whose expired descriptor the registry dropped.
 	lastExpiration map[signature.PublicKey]beacon.EpochTime
@@ -79,6 +83,13 @@ func (o *OasisEntity) Init() error {
 	}
 	o.client = client
 	o.lastExpiration = map[signature.PublicKey]beacon.EpochTime{}
+	switch {
+	case o.ElectionInterval == 0:
+		o.ElectionInterval = config.Duration(defaultElectionInterval)
+	case o.ElectionInterval < config.Duration(time.Minute):
+		return fmt.Errorf("election_interval %s: at least 1m, e.g. election_interval = \"10m\" (each prediction reads every validator node and candidate account)",
+			time.Duration(o.ElectionInterval))
+	}
 	if o.now == nil {
 		o.now = time.Now
 	}
@@ -131,8 +142,8 @@ func (o *OasisEntity) Gather(acc telegraf.Accumulator) error {
 		o.addDown(acc, now, nodeclient.Reason(status.Fail(err)))
 		return nil
 	}
-	if err := o.loadRanks(ctx, vals, ids, height, epoch); err != nil {
-		acc.AddError(fmt.Errorf("ranking validator entities by escrow: %w", status.Fail(err)))
+	if err := o.loadElection(ctx, height, epoch, now); err != nil {
+		acc.AddError(fmt.Errorf("predicting the next validator election: %w", status.Fail(err)))
 	}
 	for _, id := range ids {
 		o.gatherEntity(ctx, acc, status, id, vals, height, epoch, now)
@@ -161,46 +172,6 @@ func (o *OasisEntity) loadToken(ctx context.Context) error {
 	return nil
 }
 
-// loadRanks ranks the validator set's entities (and ours) by active escrow,
-// once an epoch: it costs one Account call per entity.
-func (o *OasisEntity) loadRanks(ctx context.Context, vals []*scheduler.Validator, ours []signature.PublicKey, height int64, epoch beacon.EpochTime) error {
-	if o.ranks != nil && o.rankEpoch == epoch {
-		return nil
-	}
-	params, err := o.client.SchedulerParameters(ctx, height)
-	if err != nil {
-		return err
-	}
-	entities := map[staking.Address]*big.Int{}
-	for _, v := range vals {
-		entities[staking.NewAddress(v.EntityID)] = nil
-	}
-	for _, id := range ours {
-		entities[staking.NewAddress(id)] = nil
-	}
-	addrs := make([]staking.Address, 0, len(entities))
-	for addr := range entities {
-		acct, err := o.client.Account(ctx, addr, height)
-		if err != nil {
-			return err
-		}
-		entities[addr] = acct.Escrow.Active.Balance.ToBigInt()
-		addrs = append(addrs, addr)
-	}
-	sort.Slice(addrs, func(i, j int) bool {
-		if c := entities[addrs[i]].Cmp(entities[addrs[j]]); c != 0 {
-			return c > 0
-		}
-		return addrs[i].String() < addrs[j].String()
-	})
-	o.ranks = make(map[staking.Address]int, len(addrs))
-	for i, a := range addrs {
-		o.ranks[a] = i + 1
-	}
-	o.maxVals, o.rankEpoch = params.MaxValidators, epoch
-	return nil
-}
-
 func (o *OasisEntity) gatherEntity(ctx context.Context, acc telegraf.Accumulator, status *inputstatus.Gather, id signature.PublicKey, vals []*scheduler.Validator, height int64, epoch beacon.EpochTime, now time.Time) {
 	addr := staking.NewAddress(id)
 	tags := map[string]string{"entity_id": id.String(), "entity_address": addr.String(), "token": o.symbol}
@@ -216,6 +187,13 @@ func (o *OasisEntity) gatherEntity(ctx context.Context, acc telegraf.Accumulator
 		esc := &acct.Escrow
 		amount.AddFields(fields, "general_balance", &acct.General.Balance, o.exponent)
 		amount.AddFields(fields, "escrow_active_balance", &esc.Active.Balance, o.exponent)
+		if o.election != nil {
+			if claims, err := esc.StakeAccumulator.TotalClaims(o.election.thresholds, nil); err != nil {
+				fail("adding up the stake claims", err)
+			} else {
+				amount.AddFields(fields, "stake_claims", claims, o.exponent)
+			}
+		}
 		fields["escrow_active_shares"] = esc.Active.TotalShares.String()
 		if price, ok := sharePrice(&esc.Active.Balance, &esc.Active.TotalShares); ok {
 			fields["escrow_active_share_price"] = price
@@ -259,10 +237,7 @@ func (o *OasisEntity) gatherEntity(ctx context.Context, acc telegraf.Accumulator
 		fields["voting_power_share"] = float64(ours) / float64(total)
 	}
 	fields["validators"] = int64(len(vals))
-	if rank, ok := o.ranks[addr]; ok {
-		fields["escrow_rank"] = int64(rank)
-		fields["max_validators"] = int64(o.maxVals)
-	}
+	o.addElectionFields(fields, addr)
 
 	ent, err := o.client.Entity(ctx, id, height)
 	if err != nil {

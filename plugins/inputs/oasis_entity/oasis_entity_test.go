@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/influxdata/telegraf/config"
 	"github.com/influxdata/telegraf/testutil"
 	"github.com/oasisprotocol/oasis-core/go/common/cbor"
 	"github.com/oasisprotocol/oasis-core/go/common/crypto/signature"
@@ -60,13 +61,22 @@ func startNode(t *testing.T) *fakenode.Node {
 		{ID: ourNode, EntityID: ourEntity, VotingPower: 30},
 		{ID: otherNode, EntityID: otherEntity, VotingPower: 70},
 	}, nil)
-	n.Chain.AddNode(&node.Node{
-		Versioned: cbor.NewVersioned(node.LatestNodeDescriptorVersion),
-		ID:        ourNode, EntityID: ourEntity, Expiration: 12, Roles: node.RoleValidator,
-	})
+	for _, nd := range []struct{ id, entity signature.PublicKey }{{ourNode, ourEntity}, {otherNode, otherEntity}} {
+		n.Chain.AddNode(&node.Node{
+			Versioned: cbor.NewVersioned(node.LatestNodeDescriptorVersion),
+			ID:        nd.id, EntityID: nd.entity, Expiration: 12, Roles: node.RoleValidator,
+		})
+	}
 	l := n.Ledger
 	l.Lock()
 	defer l.Unlock()
+	l.StakeThresholds = map[staking.ThresholdKind]quantity.Quantity{
+		staking.KindEntity: q("100"), staking.KindNodeValidator: q("100"),
+	}
+	l.NodeStatuses[otherNode] = &registry.NodeStatus{}
+	l.Entities[otherEntity] = &entity.Entity{
+		Versioned: cbor.NewVersioned(entity.LatestDescriptorVersion), ID: otherEntity, Nodes: []signature.PublicKey{otherNode},
+	}
 	l.Entities[ourEntity] = &entity.Entity{
 		Versioned: cbor.NewVersioned(entity.LatestDescriptorVersion),
 		ID:        ourEntity, Nodes: []signature.PublicKey{ourNode, spareNode},
@@ -81,6 +91,11 @@ func startNode(t *testing.T) *fakenode.Node {
 			CommissionSchedule: staking.CommissionSchedule{Rates: []staking.CommissionRateStep{
 				{Start: 5, Rate: q("10000")},  // 10 % since epoch 5
 				{Start: 20, Rate: q("15000")}, // 15 % from epoch 20
+			}},
+			// The entity's and its validator node's claims: 200 base units.
+			StakeAccumulator: staking.StakeAccumulator{Claims: map[staking.StakeClaim][]staking.StakeThreshold{
+				"registry.entity":         {staking.GlobalStakeThreshold(staking.KindEntity)},
+				"registry.node.validator": {staking.GlobalStakeThreshold(staking.KindNodeValidator)},
 			}},
 		},
 	}
@@ -137,6 +152,20 @@ func TestEntityEveryField(t *testing.T) {
 		"escrow_rank":                         int64(1),
 		"max_validators":                      int64(120),
 		"nodes":                               int64(2),
+		"stake_claims_base_units":             "200",
+		"stake_claims_tokens":                 200e-9,
+		// 120 seats for 2 candidates: only the stake claims can cost ours.
+		"election_height":          int64(1000),
+		"election_candidates":      int64(2),
+		"validator_nodes_eligible": int64(1),
+		"election_candidate":       int64(1),
+		"elected_next_epoch":       int64(1),
+		"cutoff_kind":              "stake_claims",
+		"cutoff_escrow_base_units": "200",
+		"cutoff_escrow_tokens":     200e-9,
+		"cutoff_margin_base_units": "123456789012345678901034",
+		"cutoff_margin_tokens":     123456789012345.678901034,
+		"cutoff_margin_share":      1 - 200/123456789012345678901234.0,
 	}, e)
 	tags := acctest.ByTags(acc, EntityMeasurement, "entity_id")[ourEntity.String()].Tags
 	require.Equal(t, map[string]string{"entity_id": ourEntity.String(), "entity_address": ourAddr.String(), "token": "ROSE"}, tags)
@@ -167,9 +196,10 @@ func TestCallsPerGather(t *testing.T) {
 	// Status, validators; per entity: account, delegations, entity; per
 	// registered node: node, node status; GetNode for the unregistered one.
 	require.Equal(t, uint64(8), p.client.Calls()-first, "steady state")
-	// The first gather also reads the token (2 calls) and, once an epoch,
-	// the scheduler parameters and one account per ranked entity (3).
-	require.Equal(t, uint64(8+2+3), first)
+	// The first gather also reads the token (2 calls) and predicts the
+	// election: scheduler and staking parameters, the registry's nodes, each
+	// validator node's status (2) and each candidate's account (2).
+	require.Equal(t, uint64(8+2+7), first)
 }
 
 func TestEntityWithNoAccount(t *testing.T) {
@@ -187,7 +217,11 @@ func TestEntityWithNoAccount(t *testing.T) {
 	require.Equal(t, 0.0, e["commission_rate"], "no schedule is no commission")
 	require.NotContains(t, e, "commission_next_rate")
 	require.Equal(t, int64(0), e["in_validator_set"])
-	require.Equal(t, int64(3), e["escrow_rank"], "ranked behind both validator entities")
+	require.NotContains(t, e, "escrow_rank", "no validator node: not in the election")
+	require.Equal(t, int64(0), e["election_candidate"])
+	require.Equal(t, int64(0), e["elected_next_epoch"])
+	require.Equal(t, int64(0), e["validator_nodes_eligible"])
+	require.NotContains(t, e, "cutoff_margin_share", "no margin without a node to seat")
 	require.Equal(t, "0", e["self_delegation_balance_base_units"])
 }
 
@@ -268,4 +302,134 @@ func TestExpiredNodeDroppedByTheRegistry(t *testing.T) {
 		"registered": int64(0), "registration_expiration_epoch": int64(12), "registration_epochs_left": int64(-1),
 		"expired": int64(1), "in_validator_set": int64(1), "voting_power": int64(30),
 	}, acctest.Point(t, acc, NodeMeasurement, "node_id", ourNode.String()))
+}
+
+// setEscrow sets an entity's active escrow (base units).
+func setEscrow(n *fakenode.Node, id signature.PublicKey, escrow string) {
+	n.Ledger.Lock()
+	defer n.Ledger.Unlock()
+	a := n.Ledger.Accounts[staking.NewAddress(id)]
+	a.Escrow.Active = staking.SharePool{Balance: q(escrow), TotalShares: q(escrow)}
+}
+
+// One seat, two candidates: the seat goes to the larger escrow, and each
+// entity's margin is measured against the other's.
+func TestElectionCutoff(t *testing.T) {
+	n := startNode(t)
+	n.Ledger.Lock()
+	n.Ledger.SchedulerParam.MaxValidators = 1
+	n.Ledger.Unlock()
+	setEscrow(n, ourEntity, "800000")
+	setEscrow(n, otherEntity, "1000000")
+	clock := now
+	p := newPlugin(t, n, ourEntity.String(), otherEntity.String())
+	p.now = func() time.Time { return clock }
+
+	acc := acctest.Gather(t, p)
+	require.Empty(t, acc.Errors)
+	ours := acctest.Point(t, acc, EntityMeasurement, "entity_id", ourEntity.String())
+	require.Equal(t, int64(0), ours["elected_next_epoch"], "out: the other entity has more escrow")
+	require.Equal(t, int64(1), ours["election_candidate"])
+	require.Equal(t, int64(2), ours["escrow_rank"])
+	require.Equal(t, "seats", ours["cutoff_kind"])
+	require.Equal(t, "1000000", ours["cutoff_escrow_base_units"], "the last seat's escrow")
+	require.Equal(t, "-200000", ours["cutoff_margin_base_units"])
+	require.InDelta(t, -0.0002, ours["cutoff_margin_tokens"], 1e-12)
+	require.InDelta(t, -0.25, ours["cutoff_margin_share"], 1e-12)
+	theirs := acctest.Point(t, acc, EntityMeasurement, "entity_id", otherEntity.String())
+	require.Equal(t, int64(1), theirs["elected_next_epoch"])
+	require.Equal(t, "800000", theirs["cutoff_escrow_base_units"], "the best escrow left out")
+	require.Equal(t, "200000", theirs["cutoff_margin_base_units"])
+	require.InDelta(t, 0.2, theirs["cutoff_margin_share"], 1e-12)
+
+	// A delegation to us within the epoch is seen at the next prediction,
+	// election_interval (10m) after the last, not before.
+	setEscrow(n, ourEntity, "1200000")
+	clock = clock.Add(9 * time.Minute)
+	acc = acctest.Gather(t, p)
+	require.Equal(t, int64(0), acctest.Point(t, acc, EntityMeasurement, "entity_id", ourEntity.String())["elected_next_epoch"])
+	clock = clock.Add(time.Minute)
+	acc = acctest.Gather(t, p)
+	ours = acctest.Point(t, acc, EntityMeasurement, "entity_id", ourEntity.String())
+	require.Equal(t, int64(1), ours["elected_next_epoch"])
+	require.Equal(t, "200000", ours["cutoff_margin_base_units"])
+	require.InDelta(t, 1.0/6, ours["cutoff_margin_share"], 1e-12)
+
+	// The other entity's node frozen: it is out of the election, and our
+	// seat is bounded by our own stake claims (200) alone.
+	n.Ledger.Lock()
+	n.Ledger.NodeStatuses[otherNode] = &registry.NodeStatus{FreezeEndTime: 20}
+	n.Ledger.Unlock()
+	n.SetStatus(&control.Status{
+		Identity:  control.IdentityStatus{Node: ourNode},
+		Consensus: &consensus.Status{LatestHeight: 1100, LatestEpoch: 11, LatestTime: now},
+	}, nil)
+	acc = acctest.Gather(t, p)
+	require.Empty(t, acc.Errors)
+	ours = acctest.Point(t, acc, EntityMeasurement, "entity_id", ourEntity.String())
+	require.Equal(t, int64(1100), ours["election_height"], "a new epoch: predicted again")
+	require.Equal(t, int64(1), ours["election_candidates"])
+	require.Equal(t, "stake_claims", ours["cutoff_kind"])
+	require.Equal(t, "1199800", ours["cutoff_margin_base_units"])
+	theirs = acctest.Point(t, acc, EntityMeasurement, "entity_id", otherEntity.String())
+	require.Equal(t, int64(0), theirs["validator_nodes_eligible"])
+	require.Equal(t, int64(0), theirs["elected_next_epoch"])
+	require.NotContains(t, theirs, "escrow_rank")
+	require.NotContains(t, theirs, "cutoff_margin_share")
+}
+
+// Escrow below the stake claims: not a candidate whatever the seats, short
+// by the difference. A node expiring before the next epoch is not eligible.
+func TestElectionStakeClaimsAndExpiry(t *testing.T) {
+	n := startNode(t)
+	setEscrow(n, ourEntity, "150")
+	acc := acctest.Gather(t, newPlugin(t, n))
+	require.Empty(t, acc.Errors)
+	ours := acctest.Point(t, acc, EntityMeasurement, "entity_id", ourEntity.String())
+	require.Equal(t, int64(1), ours["validator_nodes_eligible"])
+	require.Equal(t, int64(0), ours["election_candidate"])
+	require.Equal(t, int64(0), ours["elected_next_epoch"])
+	require.Equal(t, "stake_claims", ours["cutoff_kind"])
+	require.Equal(t, "200", ours["stake_claims_base_units"])
+	require.Equal(t, "-50", ours["cutoff_margin_base_units"])
+	require.InDelta(t, -1.0/3, ours["cutoff_margin_share"], 1e-12)
+
+	// Registered through epoch 10 only: expired at the next one.
+	n2 := startNode(t)
+	n2.Chain.AddNode(&node.Node{
+		Versioned: cbor.NewVersioned(node.LatestNodeDescriptorVersion),
+		ID:        ourNode, EntityID: ourEntity, Expiration: 10, Roles: node.RoleValidator,
+	})
+	acc = acctest.Gather(t, newPlugin(t, n2))
+	ours = acctest.Point(t, acc, EntityMeasurement, "entity_id", ourEntity.String())
+	require.Equal(t, int64(0), ours["validator_nodes_eligible"])
+	require.Equal(t, int64(0), ours["elected_next_epoch"])
+}
+
+// A prediction that fails is an error and its fields are absent from a new
+// epoch on: the last one was about an election that has happened.
+func TestElectionUnreadable(t *testing.T) {
+	n := startNode(t)
+	p := newPlugin(t, n)
+	acc := acctest.Gather(t, p)
+	require.Contains(t, acctest.Point(t, acc, EntityMeasurement, "entity_id", ourEntity.String()), "elected_next_epoch")
+	n.Ledger.Lock()
+	n.Ledger.Accounts[ourAddr].Escrow.StakeAccumulator.Claims["broken"] = []staking.StakeThreshold{{}} // neither kind nor amount
+	n.Ledger.Unlock()
+	n.SetStatus(&control.Status{
+		Identity:  control.IdentityStatus{Node: ourNode},
+		Consensus: &consensus.Status{LatestHeight: 1100, LatestEpoch: 11, LatestTime: now},
+	}, nil)
+	acc = acctest.Gather(t, p)
+	require.NotEmpty(t, acc.Errors)
+	require.ErrorContains(t, acc.Errors[0], "predicting the next validator election: stake claims of "+ourAddr.String())
+	e := acctest.Point(t, acc, EntityMeasurement, "entity_id", ourEntity.String())
+	require.NotContains(t, e, "elected_next_epoch")
+	require.NotContains(t, e, "cutoff_margin_share")
+	require.Equal(t, map[string]any{"up": int64(0), "down_reason": "query_failed", "failed_reads": int64(1)}, acctest.Input(t, acc, "oasis_entity"))
+}
+
+func TestElectionIntervalTooShort(t *testing.T) {
+	p := &OasisEntity{Config: nodeclient.Config{Address: "unix:/n/internal.sock"}, ElectionInterval: config.Duration(30 * time.Second)}
+	require.ErrorContains(t, p.Init(), "election_interval 30s: at least 1m")
 }
