@@ -476,6 +476,49 @@ var catalog = []alertCase{
 			}
 		},
 	},
+	{
+		task: "oasis_validator_set_cutoff", template: "oasis_validator_set_cutoff",
+		alertID: func(rec series, ev events) string { return "oasis_validator_set_cutoff:" + ev.OwnEntityID },
+		fault: func(t *testing.T, rec series, ev events) (series, []step) {
+			// The devnet's recording has free seats (max_validators 100): the
+			// cutoff is derived. Our entity holds the last of 3 seats with 20 %
+			// to spare; rivals gain escrow until it is 3 % above the best one
+			// left out (20 s in), then 2 % below it, out of the next set
+			// (40 s); a delegation puts it back at 60 s.
+			s := healthyPhase(rec, ev).only("oasis_entity").where("entity_id", ev.OwnEntityID)
+			t0 := s.first()
+			s = s.edit(func(_ int, p *point) {
+				escrow, _ := p.Fields["escrow_active_balance_tokens"].(float64)
+				share, elected, rank := 0.2, int64(1), int64(3)
+				switch d := p.Time.Sub(t0); {
+				case d >= 20*time.Second && d < 40*time.Second:
+					share = 0.03
+				case d >= 40*time.Second && d < 60*time.Second:
+					share, elected, rank = -0.02, 0, 4
+				}
+				margin := escrow * share
+				p.Fields["max_validators"] = int64(3)
+				p.Fields["election_height"] = int64(1000)
+				p.Fields["election_candidates"] = int64(4)
+				p.Fields["validator_nodes_eligible"] = int64(1)
+				p.Fields["election_candidate"] = int64(1)
+				p.Fields["elected_next_epoch"] = elected
+				p.Fields["escrow_rank"] = rank
+				p.Fields["cutoff_kind"] = "seats"
+				p.Fields["cutoff_escrow_tokens"] = escrow - margin
+				p.Fields["cutoff_margin_tokens"] = margin
+				p.Fields["cutoff_margin_share"] = share
+			})
+			return s, []step{
+				within("WARNING", t0.Add(20*time.Second), 3*time.Second),
+				within("CRITICAL", t0.Add(40*time.Second), 3*time.Second),
+				within("OK", t0.Add(60*time.Second), 3*time.Second),
+			}
+		},
+		// A recorded entity without cutoff fields, and one whose node
+		// expired (not in the election): quiet.
+		healthy: func(t *testing.T, rec series, ev events) series { return rec },
+	},
 	// --- governance ----------------------------------------------------
 	{
 		task: "oasis_governance_new_proposal", template: "oasis_governance_new_proposal", recorded: true,

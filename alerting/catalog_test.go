@@ -227,7 +227,7 @@ var namedSubject = map[string]bool{
 	"oasis_node_frozen": true, "oasis_not_in_validator_set": true, "oasis_not_synced": true,
 	"oasis_peers_low": true, "oasis_registration_expiring": true, "oasis_registration_failing": true,
 	"oasis_upgrade_approaching": true, "oasis_uptime_low": true, "oasis_version_changed": true,
-	"oasis_epoch_reward_at_risk": true,
+	"oasis_epoch_reward_at_risk": true, "oasis_validator_set_cutoff": true,
 }
 
 // messageLead is what a message starts with after its level: the name of
