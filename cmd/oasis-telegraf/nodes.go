@@ -17,12 +17,15 @@ import (
 // of each role. A sentry, a compute node and an observer sign no consensus
 // blocks (a sentry shields a validator; a compute node's entity may
 // validate, through another node), so only a validator's install follows
-// the blocks; every role's node is read by oasis_node. The entity and
-// governance inputs are the entity's, run once per install, not per node.
+// the blocks; every role's node is read by oasis_node. The ParaTimes a node
+// hosts are read for a compute node and for a validator (which may host
+// one too; with none, oasis_runtime writes only its own input point). The
+// entity and governance inputs are the entity's, run once per install, not
+// per node.
 var rolePlugins = map[string][]string{
-	"validator": {"oasis_node", "oasis_signing"},
+	"validator": {"oasis_node", "oasis_signing", "oasis_runtime"},
 	"sentry":    {"oasis_node"},
-	"compute":   {"oasis_node"},
+	"compute":   {"oasis_node", "oasis_runtime"},
 	"observer":  {"oasis_node"},
 }
 

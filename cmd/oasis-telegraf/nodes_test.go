@@ -79,8 +79,8 @@ func TestNewNodeWritesTheRolesInputs(t *testing.T) {
 	r := run(t, "-new-node", "validator-2", "-role", "validator", "-address", "unix:/run/oasis-v2/internal.sock", "-node-id", id)
 	require.Equal(t, 0, r.exitCode, r.stderr)
 	got := parse(r.stdout)
-	require.Len(t, got, 2)
-	for i, input := range []string{"oasis_node", "oasis_signing"} {
+	require.Len(t, got, 3)
+	for i, input := range []string{"oasis_node", "oasis_signing", "oasis_runtime"} {
 		require.Equal(t, []string{"${OASIS_TELEGRAF_BIN:-/usr/local/bin/oasis-telegraf}", "-config",
 			"${OASIS_CONFIG_DIR:-/etc/telegraf/oasis}/" + input + ".conf", "-role", "validator"}, got[i].Command)
 		require.Equal(t, map[string]string{"source": "validator-2", "role": "validator"}, got[i].Tags)
@@ -98,6 +98,12 @@ func TestNewNodeWritesTheRolesInputs(t *testing.T) {
 	require.Len(t, got, 1, "a sentry signs nothing: oasis_node only")
 	require.Contains(t, got[0].Command[2], "oasis_node.conf")
 	require.Contains(t, got[0].Environment, "OASIS_NODE_ID=", "the install's own node ID is not inherited")
+
+	r = run(t, "-new-node", "compute-1", "-role", "compute", "-address", "unix:/run/oasis-c1/internal.sock")
+	require.Equal(t, 0, r.exitCode, r.stderr)
+	got = parse(r.stdout)
+	require.Len(t, got, 2, "a compute node: oasis_node and its ParaTimes")
+	require.Contains(t, got[1].Command[2], "oasis_runtime.conf")
 
 	for _, c := range []struct {
 		args []string

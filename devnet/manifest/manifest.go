@@ -44,6 +44,10 @@ type Validator struct {
 	// (a full consensus node) but is not in the genesis and does not
 	// register. Its entity exists but holds no stake.
 	Client bool `json:"client"`
+	// Compute: the validator also runs in compute mode and hosts the
+	// devnet's ParaTime (Manifest.RuntimeID) with oasis-core's mock runtime
+	// provisioner: an executor committee member without a runtime binary.
+	Compute bool `json:"compute"`
 }
 
 // Manifest describes a network created by oasis-devnet init.
@@ -54,7 +58,10 @@ type Manifest struct {
 	BlockInterval time.Duration `json:"block_interval_ns"`
 	EpochBlocks   int64         `json:"epoch_blocks"`
 	TokenSymbol   string        `json:"token_symbol"`
-	Validators    []Validator   `json:"validators"`
+	// RuntimeID is the devnet's ParaTime (hex), registered in the genesis
+	// when some validators are compute nodes; empty otherwise.
+	RuntimeID  string      `json:"runtime_id"`
+	Validators []Validator `json:"validators"`
 }
 
 // Decode parses a manifest, refusing fields this type does not know: a

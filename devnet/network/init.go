@@ -32,6 +32,7 @@ import (
 	governance "github.com/oasisprotocol/oasis-core/go/governance/api"
 	registry "github.com/oasisprotocol/oasis-core/go/registry/api"
 	roothash "github.com/oasisprotocol/oasis-core/go/roothash/api"
+	runtimeConfig "github.com/oasisprotocol/oasis-core/go/runtime/config"
 	scheduler "github.com/oasisprotocol/oasis-core/go/scheduler/api"
 	staking "github.com/oasisprotocol/oasis-core/go/staking/api"
 	vault "github.com/oasisprotocol/oasis-core/go/vault/api"
@@ -67,6 +68,14 @@ type Options struct {
 	// are distinct) are left out of the set from epoch 1 on, at the first
 	// election: a validator-set cutoff to test against.
 	MaxValidators int
+	// ComputeNodes makes validators 1 to ComputeNodes also compute nodes
+	// of the devnet's ParaTime, registered in the genesis: oasis-core's
+	// mock runtime provisioner answers for the runtime (no binary: Rust
+	// crates can't be fetched here), and every member computes the same
+	// result, so executor rounds and their liveness are real. The executor
+	// committee is every compute node, with all but one allowed to
+	// straggle: the rounds go on while one is stopped.
+	ComputeNodes int
 }
 
 // DefaultOptions are a 4-validator network with ~1 s blocks and 30-block
@@ -129,6 +138,10 @@ func Init(dir string, opts Options) (*Manifest, error) {
 	if opts.Clients < 0 {
 		return nil, fmt.Errorf("clients must not be negative, got %d", opts.Clients)
 	}
+	if opts.ComputeNodes < 0 || opts.ComputeNodes > opts.Validators-1 {
+		return nil, fmt.Errorf("compute nodes must be 0 to validators-1 (%d): validator 0 stays a plain validator, got %d",
+			opts.Validators-1, opts.ComputeNodes)
+	}
 	if opts.MaxValidators < 0 {
 		return nil, fmt.Errorf("max validators must not be negative, got %d", opts.MaxValidators)
 	}
@@ -137,6 +150,7 @@ func Init(dir string, opts Options) (*Manifest, error) {
 		if members[i], err = newMember(dir, i, i >= opts.Validators, opts.Metrics); err != nil {
 			return nil, fmt.Errorf("node %d: %w", i, err)
 		}
+		members[i].v.Compute = i >= 1 && i <= opts.ComputeNodes
 	}
 
 	delegator, err := newAccount(filepath.Join(dir, DelegatorName))
@@ -161,6 +175,9 @@ func Init(dir string, opts Options) (*Manifest, error) {
 		EpochBlocks:   opts.EpochBlocks,
 		TokenSymbol:   TokenSymbol,
 	}}
+	if opts.ComputeNodes > 0 {
+		m.RuntimeID = RuntimeID.String()
+	}
 	for _, mb := range members {
 		if opts.SocketDir != "" {
 			mb.v.Socket = filepath.Join(opts.SocketDir, mb.name()+".sock")
@@ -329,6 +346,9 @@ func buildGenesis(members []*member, delegator signature.PublicKey, opts Options
 	if doc.Staking, err = buildStaking(members, delegator); err != nil {
 		return nil, err
 	}
+	if opts.ComputeNodes > 0 {
+		doc.Registry.Runtimes = []*registry.Runtime{devnetRuntime(members[0].entity.ID, opts.ComputeNodes)}
+	}
 
 	for _, mb := range members {
 		signedEnt, err := entity.SignEntity(mb.signer, registry.RegisterGenesisEntitySignatureContext, mb.entity)
@@ -468,6 +488,14 @@ func writeNodeConfig(mb *member, all []*member, genesisFile string) error {
 	}
 	if !mb.v.Client {
 		cfg.Registration.Entity = filepath.Join(mb.v.EntityDir, "entity.json")
+	}
+	if mb.v.Compute {
+		// A validator that also hosts the ParaTime; the runtime's ID is
+		// given to the node at start (oasis-devnet node: runtime.debug.mock_ids,
+		// a setting the config file can't hold).
+		cfg.Mode = config.ModeCompute
+		cfg.Runtime.Provisioner = runtimeConfig.RuntimeProvisionerMock
+		cfg.P2P.Registration.Addresses = []string{fmt.Sprintf("127.0.0.1:%d", mb.v.P2PPort)}
 	}
 	for _, other := range all {
 		if other == mb {

@@ -22,6 +22,7 @@ import (
 	control "github.com/oasisprotocol/oasis-core/go/control/api"
 	governance "github.com/oasisprotocol/oasis-core/go/governance/api"
 	registry "github.com/oasisprotocol/oasis-core/go/registry/api"
+	roothash "github.com/oasisprotocol/oasis-core/go/roothash/api"
 	scheduler "github.com/oasisprotocol/oasis-core/go/scheduler/api"
 	staking "github.com/oasisprotocol/oasis-core/go/staking/api"
 )
@@ -95,6 +96,7 @@ func (n *Node) Restart() error {
 	staking.RegisterService(srv.Server(), &fakeStaking{n: n})
 	governance.RegisterService(srv.Server(), &fakeGovernance{n: n})
 	beacon.RegisterService(srv.Server(), &fakeBeacon{n: n})
+	roothash.RegisterService(srv.Server(), &fakeRootHash{n: n})
 	if err := srv.Start(); err != nil {
 		return err
 	}

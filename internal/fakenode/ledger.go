@@ -31,6 +31,8 @@ type Ledger struct {
 	Proposals       []*governance.Proposal
 	Votes           map[uint64][]*governance.VoteEntry
 	Upgrades        []*upgrade.Descriptor
+	// RuntimeStates are the runtimes' roothash states, by runtime ID.
+	RuntimeStates runtimeStates
 }
 
 func newLedger() *Ledger {
@@ -43,6 +45,7 @@ func newLedger() *Ledger {
 		NodeStatuses:   map[signature.PublicKey]*registry.NodeStatus{},
 		SchedulerParam: scheduler.ConsensusParameters{MaxValidators: 120, MaxValidatorsPerEntity: 1},
 		Votes:          map[uint64][]*governance.VoteEntry{},
+		RuntimeStates:  runtimeStates{},
 	}
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/influxdata/telegraf/config"
 	commontls "github.com/influxdata/telegraf/plugins/common/tls"
 	beacon "github.com/oasisprotocol/oasis-core/go/beacon/api"
+	"github.com/oasisprotocol/oasis-core/go/common"
 	"github.com/oasisprotocol/oasis-core/go/common/crypto/signature"
 	"github.com/oasisprotocol/oasis-core/go/common/entity"
 	cmnGrpc "github.com/oasisprotocol/oasis-core/go/common/grpc"
@@ -30,6 +31,7 @@ import (
 	control "github.com/oasisprotocol/oasis-core/go/control/api"
 	governance "github.com/oasisprotocol/oasis-core/go/governance/api"
 	registry "github.com/oasisprotocol/oasis-core/go/registry/api"
+	roothash "github.com/oasisprotocol/oasis-core/go/roothash/api"
 	scheduler "github.com/oasisprotocol/oasis-core/go/scheduler/api"
 	staking "github.com/oasisprotocol/oasis-core/go/staking/api"
 	upgrade "github.com/oasisprotocol/oasis-core/go/upgrade/api"
@@ -64,6 +66,7 @@ type Client struct {
 	staking    *staking.Client
 	governance *governance.Client
 	beacon     *beacon.Client
+	roothash   *roothash.Client
 
 	calls atomic.Uint64
 }
@@ -128,6 +131,7 @@ func New(cfg Config) (*Client, error) {
 		staking:    staking.NewClient(conn),
 		governance: governance.NewClient(conn),
 		beacon:     beacon.NewClient(conn),
+		roothash:   roothash.NewClient(conn),
 	}, nil
 }
 
@@ -288,6 +292,15 @@ func (c *Client) Node(ctx context.Context, id signature.PublicKey, height int64)
 func (c *Client) Nodes(ctx context.Context, height int64) ([]*node.Node, error) {
 	return call(ctx, c, "Registry.GetNodes", func(ctx context.Context) ([]*node.Node, error) {
 		return c.registry.GetNodes(ctx, height)
+	})
+}
+
+// RuntimeState is the roothash state of runtime id at height: its
+// descriptor, last block, last normal round, executor committee and the
+// epoch's liveness statistics.
+func (c *Client) RuntimeState(ctx context.Context, id common.Namespace, height int64) (*roothash.RuntimeState, error) {
+	return call(ctx, c, "RootHash.GetRuntimeState", func(ctx context.Context) (*roothash.RuntimeState, error) {
+		return c.roothash.GetRuntimeState(ctx, &roothash.RuntimeRequest{RuntimeID: id, Height: height})
 	})
 }
 

@@ -45,6 +45,7 @@ var readOnlyMethods = map[string]bool{
 	"/oasis-core.Governance/Proposals":               true,
 	"/oasis-core.Governance/Votes":                   true,
 	"/oasis-core.Governance/PendingUpgrades":         true,
+	"/oasis-core.RootHash/GetRuntimeState":           true,
 }
 
 // ReadOnlyMethods lists the gRPC methods the client may call, sorted (for

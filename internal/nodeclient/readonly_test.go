@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/oasisprotocol/oasis-core/go/common"
 	"github.com/oasisprotocol/oasis-core/go/common/cbor"
 	"github.com/oasisprotocol/oasis-core/go/common/crypto/signature"
 	cmnGrpc "github.com/oasisprotocol/oasis-core/go/common/grpc"
@@ -129,6 +130,7 @@ func TestEveryQueryIsAllowed(t *testing.T) {
 	_, _, _, err = c.NextEpoch(ctx)
 	errs = append(errs, err)
 	collect(c.StakingParameters(ctx, 1))
+	collect(c.RuntimeState(ctx, common.Namespace{}, 1))
 	for _, err := range errs {
 		require.Error(t, err)
 		require.NotEqual(t, codes.PermissionDenied, status.Code(errors.Unwrap(err)), "%v", err)

@@ -56,6 +56,9 @@ type Options struct {
 	// MaxValidators below Validators leaves the validators with the least
 	// escrow (the last) out of the set from epoch 1 on; 0: all elected.
 	MaxValidators int
+	// ComputeNodes makes validators 1 to ComputeNodes also compute nodes
+	// of the devnet's ParaTime (Manifest.RuntimeID, Validator.Compute).
+	ComputeNodes int
 }
 
 // Net is a running devnet.
@@ -140,6 +143,9 @@ func Start(t testing.TB, opts Options) *Net {
 	}
 	if opts.Clients > 0 {
 		args = append(args, "-clients", strconv.Itoa(opts.Clients))
+	}
+	if opts.ComputeNodes > 0 {
+		args = append(args, "-compute", strconv.Itoa(opts.ComputeNodes))
 	}
 	if opts.MaxValidators > 0 {
 		args = append(args, "-max-validators", strconv.Itoa(opts.MaxValidators))

@@ -29,7 +29,7 @@ import (
 const usageText = `usage: oasis-devnet COMMAND -dir DIR [flags]
 
 network:
-  init      -dir DIR [-validators 4] [-block-interval 1s] [-epoch-blocks 30] [-socket-dir DIR] [-metrics] [-clients 0] [-max-validators 100]
+  init      -dir DIR [-validators 4] [-block-interval 1s] [-epoch-blocks 30] [-socket-dir DIR] [-metrics] [-clients 0] [-max-validators 100] [-compute 0]
             create a network and print its manifest (JSON)
   up        -dir DIR [init flags]   init (if DIR has no network) and start every validator
   node      -dir DIR -index I [-umask 0007]  run validator I in the foreground until SIGINT/SIGTERM
@@ -94,6 +94,7 @@ func cmdInit(cmd string, args []string) error {
 	fs.StringVar(&def.SocketDir, "socket-dir", "", "put each validator's internal socket here (validator-N.sock) instead of its data directory")
 	fs.IntVar(&def.Clients, "clients", 0, "client-mode nodes after the validators (client-N): full nodes that validate nothing")
 	fs.IntVar(&def.MaxValidators, "max-validators", 100, "the validator set's size limit (scheduler max_validators); below -validators, those with the least escrow (the last) are left out from epoch 1")
+	fs.IntVar(&def.ComputeNodes, "compute", 0, "validators 1 to N also host the devnet's ParaTime (compute mode, oasis-core's mock runtime: no binary), registered in the genesis")
 	fs.BoolVar(&def.Metrics, "metrics", false, "each validator serves its Prometheus metrics on 127.0.0.1:<metrics_port> (network.json)")
 	_ = fs.Parse(args)
 	if *dir == "" {
@@ -149,7 +150,7 @@ func cmdControl(cmd string, args []string) error {
 			}
 			syscall.Umask(int(mask))
 		}
-		return runNode(vs[0])
+		return runNode(m, vs[0])
 	case "start":
 		return forEach(vs, func(v network.Validator) error { return startValidator(m, v) })
 	case "stop":

@@ -4,16 +4,24 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/spf13/viper"
+
 	"github.com/oasisprotocol/oasis-core/go/config"
 	"github.com/oasisprotocol/oasis-core/go/oasis-node/cmd/node"
+	"github.com/oasisprotocol/oasis-core/go/runtime/bundle"
 
 	"github.com/oasis-mission-control/oasis-mission-control/devnet/network"
 )
 
 // runNode runs one validator in this process until SIGINT or SIGTERM.
-func runNode(v network.Validator) error {
+func runNode(m *network.Manifest, v network.Validator) error {
 	if err := config.InitConfig(v.ConfigFile); err != nil {
 		return err
+	}
+	if v.Compute {
+		// The ParaTime this compute node hosts, answered by the mock
+		// provisioner: a setting oasis-node takes only from its flags.
+		viper.Set(bundle.CfgDebugMockIDs, []string{m.RuntimeID})
 	}
 	n, err := node.NewNode()
 	if err != nil {
