@@ -36,8 +36,8 @@ import (
 	"github.com/oasis-mission-control/oasis-mission-control/internal/execdlog"
 	_ "github.com/oasis-mission-control/oasis-mission-control/plugins/inputs/oasis_entity"
 	_ "github.com/oasis-mission-control/oasis-mission-control/plugins/inputs/oasis_governance"
-	_ "github.com/oasis-mission-control/oasis-mission-control/plugins/inputs/oasis_runtime"
 	_ "github.com/oasis-mission-control/oasis-mission-control/plugins/inputs/oasis_node"
+	_ "github.com/oasis-mission-control/oasis-mission-control/plugins/inputs/oasis_runtime"
 	_ "github.com/oasis-mission-control/oasis-mission-control/plugins/inputs/oasis_signing"
 	_ "github.com/oasis-mission-control/oasis-mission-control/plugins/processors/oasis_names"
 )

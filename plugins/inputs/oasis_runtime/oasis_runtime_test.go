@@ -122,7 +122,7 @@ func TestEveryField(t *testing.T) {
 		"min_live_rounds_share": 0.9, "max_liveness_failures": int64(3),
 		"round": int64(42), "last_block_kind": "normal", "last_normal_round": int64(42),
 		"last_normal_round_age_seconds": 12.0,
-		"in_committee": int64(1), "committee_size": int64(2), "committee_role": "worker",
+		"in_committee":                  int64(1), "committee_size": int64(2), "committee_role": "worker",
 		"total_rounds": int64(10), "live_rounds": int64(8), "live_rounds_min": int64(9), "live_rounds_share": 0.8,
 		"finalized_proposals": int64(4), "missed_proposals": int64(1),
 		"liveness_evaluated": int64(1), "liveness_ok": int64(0),
