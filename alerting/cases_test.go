@@ -519,6 +519,108 @@ var catalog = []alertCase{
 		// expired (not in the election): quiet.
 		healthy: func(t *testing.T, rec series, ev events) series { return rec },
 	},
+	// --- ParaTimes ------------------------------------------------------
+	// The recording's devnet hosts no ParaTime: the runtime series are
+	// derived, one point per recorded gather of our node. The input and
+	// these faults run for real on the devnet's ParaTime in
+	// testbed/plugins/oasis_runtime (TestDevnetParaTime).
+	{
+		task: "oasis_runtime_not_ready", template: "oasis_runtime_not_ready",
+		// 20 s and 40 s instead of 175 s and 595 s: the healthy phase is 90 s.
+		vars:    map[string]string{"warn_seconds": "20", "crit_seconds": "40"},
+		alertID: runtimeAlertID("oasis_runtime_not_ready"),
+		fault: func(t *testing.T, rec series, ev events) (series, []step) {
+			// The runtime host restarts 15 s in and is ready again at 75 s.
+			s, t0 := runtimeSeries(rec, ev, func(d time.Duration, f map[string]any) {
+				if d >= 15*time.Second && d < 75*time.Second {
+					f["ready"], f["host_status"] = int64(0), "waiting for hosted runtime provision"
+				}
+			})
+			return s, []step{
+				within("WARNING", t0.Add(35*time.Second), 4*time.Second),
+				within("CRITICAL", t0.Add(55*time.Second), 4*time.Second),
+				within("OK", t0.Add(75*time.Second), 3*time.Second),
+			}
+		},
+		healthy: func(t *testing.T, rec series, ev events) series {
+			s, _ := runtimeSeries(rec, ev, func(time.Duration, map[string]any) {})
+			return s
+		},
+	},
+	{
+		task: "oasis_runtime_round_stale", template: "oasis_runtime_round_stale",
+		// 10 s and 25 s instead of 60 s and 180 s: the healthy phase is 90 s.
+		vars:    map[string]string{"warn_age_seconds": "10.0", "crit_age_seconds": "25.0"},
+		alertID: runtimeAlertID("oasis_runtime_round_stale"),
+		fault: func(t *testing.T, rec series, ev events) (series, []step) {
+			// No round computed from 20 s to 60 s: the runtime is suspended.
+			s, t0 := runtimeSeries(rec, ev, func(d time.Duration, f map[string]any) {
+				if d >= 20*time.Second && d < 60*time.Second {
+					f["last_normal_round"] = int64(100)
+					f["last_normal_round_age_seconds"] = (d - 20*time.Second).Seconds() + 1.5
+					f["runtime_suspended"], f["last_block_kind"] = int64(1), "suspended"
+				}
+			})
+			return s, []step{
+				within("WARNING", t0.Add(29*time.Second), 4*time.Second),
+				within("CRITICAL", t0.Add(44*time.Second), 4*time.Second),
+				within("OK", t0.Add(60*time.Second), 3*time.Second),
+			}
+		},
+		healthy: func(t *testing.T, rec series, ev events) series {
+			s, _ := runtimeSeries(rec, ev, func(time.Duration, map[string]any) {})
+			return s
+		},
+	},
+	{
+		task: "oasis_runtime_liveness_low", template: "oasis_runtime_liveness_low",
+		alertID: runtimeAlertID("oasis_runtime_liveness_low"),
+		fault: func(t *testing.T, rec series, ev events) (series, []step) {
+			// Live in 92 % of the epoch's rounds from 20 s (the minimum is
+			// 90 %), 80 % from 40 s, whole again (a new epoch) at 60 s.
+			s, t0 := runtimeSeries(rec, ev, func(d time.Duration, f map[string]any) {
+				total := f["total_rounds"].(int64)
+				switch {
+				case d >= 20*time.Second && d < 40*time.Second:
+					f["live_rounds"] = total * 92 / 100
+					f["live_rounds_share"] = float64(total*92/100) / float64(total)
+				case d >= 40*time.Second && d < 60*time.Second:
+					f["live_rounds"], f["live_rounds_share"], f["liveness_ok"] = total*8/10, float64(total*8/10)/float64(total), int64(0)
+				}
+			})
+			return s, []step{
+				within("WARNING", t0.Add(20*time.Second), 3*time.Second),
+				within("CRITICAL", t0.Add(40*time.Second), 3*time.Second),
+				within("OK", t0.Add(60*time.Second), 3*time.Second),
+			}
+		},
+		healthy: func(t *testing.T, rec series, ev events) series {
+			s, _ := runtimeSeries(rec, ev, func(time.Duration, map[string]any) {})
+			return s
+		},
+	},
+	{
+		task: "oasis_runtime_node_suspended", template: "oasis_runtime_node_suspended",
+		alertID: runtimeAlertID("oasis_runtime_node_suspended"),
+		fault: func(t *testing.T, rec series, ev events) (series, []step) {
+			// Judged not live at an epoch's end 30 s in: suspended until
+			// the next epoch's end, 30 s later.
+			s, t0 := runtimeSeries(rec, ev, func(d time.Duration, f map[string]any) {
+				if d >= 30*time.Second && d < 60*time.Second {
+					f["node_suspended"], f["liveness_failures"], f["suspended_until_epoch"] = int64(1), int64(1), int64(7)
+					f["in_committee"] = int64(0)
+				}
+			})
+			return s, []step{
+				within("CRITICAL", t0.Add(30*time.Second), 3*time.Second),
+				within("OK", t0.Add(60*time.Second), 3*time.Second),
+			}
+		},
+		healthy: func(t *testing.T, rec series, ev events) series {
+			s, _ := runtimeSeries(rec, ev, func(time.Duration, map[string]any) {})
+			return s
+		},
+	},
 	// --- governance ----------------------------------------------------
 	{
 		task: "oasis_governance_new_proposal", template: "oasis_governance_new_proposal", recorded: true,

@@ -228,6 +228,8 @@ var namedSubject = map[string]bool{
 	"oasis_peers_low": true, "oasis_registration_expiring": true, "oasis_registration_failing": true,
 	"oasis_upgrade_approaching": true, "oasis_uptime_low": true, "oasis_version_changed": true,
 	"oasis_epoch_reward_at_risk": true, "oasis_validator_set_cutoff": true,
+	"oasis_runtime_not_ready": true, "oasis_runtime_round_stale": true, "oasis_runtime_liveness_low": true,
+	"oasis_runtime_node_suspended": true,
 }
 
 // messageLead is what a message starts with after its level: the name of

@@ -283,3 +283,53 @@ func epochLostThenBack(t *testing.T, s series, ev events) (lostAt, backAt time.T
 	}
 	return lostAt, backAt
 }
+
+// devRuntimeID is a ParaTime's ID in the derived runtime series (the
+// devnet's: oasis-devnet init -compute).
+const devRuntimeID = "0000000000000000000000000000000000000000000000006f6d636465767274"
+
+// runtimeSeries derives oasis_runtime points for our node from its
+// recorded oasis_node points in the healthy phase (one per gather, its
+// host and names kept): a compute node hosting one ParaTime, ready, in the
+// executor committee and live, a round every few seconds. change edits the
+// fields d after the first point.
+func runtimeSeries(rec series, ev events, change func(d time.Duration, f map[string]any)) (series, time.Time) {
+	s := healthyPhase(rec, ev).only("oasis_node").where("node_id", ev.OwnNodeID)
+	t0 := s.first()
+	var out series
+	for i, p := range s {
+		if p.Fields["up"] != int64(1) {
+			continue
+		}
+		tags := map[string]string{"runtime_id": devRuntimeID, "node_id": ev.OwnNodeID}
+		if h, ok := p.Tags["host"]; ok {
+			tags["host"] = h
+		}
+		round := int64(100 + i)
+		f := map[string]any{
+			"up": int64(1), "node_registered": int64(1), "runtime_suspended": int64(0), "tee_hardware": "invalid",
+			"min_live_rounds_share": 0.9, "max_liveness_failures": int64(2),
+			"round": round, "last_block_kind": "normal", "last_normal_round": round, "last_normal_round_age_seconds": 1.5,
+			"in_committee": int64(1), "committee_size": int64(2), "committee_role": "worker",
+			"total_rounds": int64(20 + i), "live_rounds": int64(20 + i), "live_rounds_min": int64((20 + i) * 9 / 10),
+			"live_rounds_share": 1.0, "finalized_proposals": int64(10), "missed_proposals": int64(0),
+			"liveness_evaluated": int64(1), "liveness_ok": int64(1),
+			"node_suspended": int64(0), "liveness_failures": int64(0), "suspended_until_epoch": int64(0),
+			"hosted": int64(1), "node_latest_round": round, "round_lag": int64(0), "provisioner": "sandboxed",
+			"ready": int64(1), "host_status": "ready", "peers": int64(4),
+		}
+		for _, name := range []string{"node_name", "entity_name"} {
+			if v, ok := p.Fields[name]; ok {
+				f[name] = v
+			}
+		}
+		change(p.Time.Sub(t0), f)
+		out = append(out, point{Name: "oasis_runtime", Tags: tags, Fields: f, Time: p.Time})
+	}
+	return out, t0
+}
+
+// runtimeAlertID is a runtime alert's ID for our node.
+func runtimeAlertID(task string) func(rec series, ev events) string {
+	return func(rec series, ev events) string { return task + ":" + devRuntimeID + ":" + ev.OwnNodeID }
+}

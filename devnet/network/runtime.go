@@ -5,6 +5,7 @@ import (
 
 	"github.com/oasisprotocol/oasis-core/go/common"
 	"github.com/oasisprotocol/oasis-core/go/common/cbor"
+	"github.com/oasisprotocol/oasis-core/go/common/crypto/hash"
 	"github.com/oasisprotocol/oasis-core/go/common/crypto/signature"
 	registry "github.com/oasisprotocol/oasis-core/go/registry/api"
 	scheduler "github.com/oasisprotocol/oasis-core/go/scheduler/api"
@@ -27,11 +28,16 @@ var RuntimeID = func() common.Namespace {
 // straggle; liveness evaluated from the first round, a node below 90 %
 // live rounds in an epoch faulted and suspended.
 func devnetRuntime(entity signature.PublicKey, computeNodes int) *registry.Runtime {
+	// The state starts empty: the empty tree's root, not the zero hash
+	// (a node's storage worker refuses a genesis it can't match).
+	var emptyRoot hash.Hash
+	emptyRoot.Empty()
 	return &registry.Runtime{
 		Versioned: cbor.NewVersioned(registry.LatestRuntimeDescriptorVersion),
 		ID:        RuntimeID,
 		EntityID:  entity,
 		Kind:      registry.KindCompute,
+		Genesis:   registry.RuntimeGenesis{StateRoot: emptyRoot},
 		Executor: registry.ExecutorParameters{
 			GroupSize:                  uint16(computeNodes),
 			AllowedStragglers:          uint16(computeNodes - 1),

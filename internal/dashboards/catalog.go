@@ -100,6 +100,8 @@ var alertDefaults = map[string]float64{
 	"oasis_cpu_high.crit_percent":                  95,
 	"oasis_epoch_reward_at_risk.warn_margin":       0.1,
 	"oasis_validator_set_cutoff.warn_share":        0.05,
+	"oasis_runtime_round_stale.warn_age_seconds":   60,
+	"oasis_runtime_round_stale.crit_age_seconds":   180,
 	"oasis_mem_high.warn_percent":                  90,
 	"oasis_mem_high.crit_percent":                  95,
 	"oasis_disk_high.warn_percent":                 80,
@@ -355,7 +357,7 @@ func network() Dashboard {
 func setup() Dashboard {
 	return Dashboard{
 		File: "oasis-setup.json", UID: "oasis-setup", Title: "Oasis: setup overview",
-		Purpose: "Every node this stack reads, one row each, on every host: name, role, up, synced, height, block age, peers, version.",
+		Purpose: "Every node this stack reads, one row each, on every host: name, role, up, synced, height, block age, peers, version; and the ParaTimes they host.",
 		Panels: []Panel{
 			{Title: "Nodes", Kind: Table, Unit: "none", Width: 24, Height: 12,
 				Description: "One row per node read in the last minute (host, source: the name it is read under, role, node ID); a node no longer read, or whose host's agent stopped, leaves the table (oasis_node_silent pages for it). up and synced are 0/1; a node that does not answer shows up 0 and, after a minute, no other values. Click a column header to sort.",
@@ -371,6 +373,23 @@ func setup() Dashboard {
 				Description: "1 while the node answers, 0 while it does not.",
 				Queries: []Query{{Measurement: "oasis_node", Fields: []string{"up"}, Alias: "$tag_host $tag_source $tag_role",
 					Text: `SELECT min("up") AS "up" FROM "oasis_node" WHERE $timeFilter GROUP BY time($__interval), "host", "source", "role" fill(null)`}}},
+			{Title: "ParaTimes", Kind: Table, Unit: "none", Width: 24, Height: 8,
+				Description: "One row per ParaTime and node read in the last minute (oasis_runtime: compute nodes, and validators hosting one). " +
+					"ready: the node's runtime worker; last round age: since the last computed round; live share: this epoch, " +
+					"against the runtime's minimum; node suspended: from the runtime's committees after a failed epoch.",
+				Queries: []Query{{Measurement: "oasis_runtime", Table: true,
+					Fields:     []string{"node_name", "ready", "round", "last_normal_round_age_seconds", "in_committee", "live_rounds_share", "min_live_rounds_share", "node_suspended", "runtime_suspended"},
+					FixedRange: "a now table: the ParaTimes read in the last minute",
+					Text:       `SELECT last("node_name") AS "node", last("ready") AS "ready", last("round") AS "round", last("last_normal_round_age_seconds") AS "last round age (s)", last("in_committee") AS "in committee", last("live_rounds_share") AS "live share", last("min_live_rounds_share") AS "minimum", last("node_suspended") AS "node suspended", last("runtime_suspended") AS "runtime suspended" FROM "oasis_runtime" WHERE time > now() - 60s GROUP BY "host", "source", "runtime_name", "runtime_id", "node_id"`}}},
+			{Title: "ParaTime: time since the last computed round", Kind: TimeSeries, Unit: "s", Width: 12, Height: 8,
+				Thresholds:  steps("green", a("oasis_runtime_round_stale.warn_age_seconds"), "yellow", a("oasis_runtime_round_stale.crit_age_seconds"), "red"),
+				Description: "Per ParaTime, as each node reads the chain (oasis_runtime_round_stale).",
+				Queries: []Query{{Measurement: "oasis_runtime", Fields: []string{"last_normal_round_age_seconds"}, Alias: "$tag_runtime_name $tag_runtime_id $tag_source",
+					Text: `SELECT max("last_normal_round_age_seconds") AS "age" FROM "oasis_runtime" WHERE $timeFilter GROUP BY time($__interval), "runtime_name", "runtime_id", "source" fill(null)`}}},
+			{Title: "ParaTime: live share this epoch", Kind: TimeSeries, Unit: "percentunit", Width: 12, Height: 8,
+				Description: "Rounds the node was live in, over the epoch's rounds so far; below the runtime's minimum (90 % on most) at the epoch's end, it is suspended (oasis_runtime_liveness_low).",
+				Queries: []Query{{Measurement: "oasis_runtime", Fields: []string{"live_rounds_share"}, Alias: "$tag_runtime_name $tag_runtime_id $tag_source",
+					Text: `SELECT last("live_rounds_share") AS "live" FROM "oasis_runtime" WHERE $timeFilter GROUP BY time($__interval), "runtime_name", "runtime_id", "source" fill(null)`}}},
 		},
 	}
 }

@@ -88,6 +88,7 @@ var pluginOf = map[string]string{
 	"oasis_node": "oasis_node", "oasis_signing": "oasis_signing", "oasis_signing_block": "oasis_signing",
 	"oasis_entity": "oasis_entity", "oasis_entity_node": "oasis_entity",
 	"oasis_governance": "oasis_governance", "oasis_governance_proposal": "oasis_governance", "oasis_governance_upgrade": "oasis_governance",
+	"oasis_runtime": "oasis_runtime",
 	// Every input writes oasis_input; oasis_signing's README has its
 	// follower fields too.
 	"oasis_input": "oasis_signing",

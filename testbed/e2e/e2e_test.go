@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -33,6 +34,7 @@ var situational = map[string]string{
 	"oasis_governance.down_reason":                  "only with up=0; TestAlertsLive kills our node and reads it",
 	"oasis_input.down_reason":                       "only with up=0; TestAlertsLive kills our node and reads it",
 	"oasis_input.failed_reads":                      "only with up=0; TestAlertsLive kills our node and reads it",
+	"oasis_runtime.down_reason":                     "only with up=0: the runtime input's own tests",
 	"oasis_entity.commission_next_rate":             "no commission schedule on the devnet",
 	"oasis_entity.commission_next_epoch":            "no commission schedule on the devnet",
 	"oasis_entity.commission_next_epochs_left":      "no commission schedule on the devnet",
@@ -58,7 +60,10 @@ func fieldsIn(t *testing.T, in *stacktest.Influx) map[string]map[string]any {
 }
 
 func TestPipeline(t *testing.T) {
-	net := devnettest.Start(t, devnettest.Options{Validators: 4, BlockInterval: 500 * time.Millisecond, EpochBlocks: 20, Metrics: true})
+	// Validator 1 hosts the devnet's ParaTime (its executor committee of
+	// one), read by the shipped oasis_runtime input pointed at its socket.
+	net := devnettest.Start(t, devnettest.Options{Validators: 4, BlockInterval: 500 * time.Millisecond, EpochBlocks: 20, Metrics: true,
+		ComputeNodes: 1})
 	in := stacktest.StartInflux(t)
 	// telegraf.conf as shipped, but its health check trips at 50 waiting
 	// points instead of 1,000, so a one-minute outage shows.
@@ -82,6 +87,9 @@ func TestPipeline(t *testing.T) {
 	for _, f := range shippedConfs {
 		b, err := os.ReadFile(f)
 		require.NoError(t, err)
+		if filepath.Base(f) == "oasis_runtime.conf" {
+			b = []byte(strings.Replace(string(b), `"${OASIS_NODE_SOCKET:-unix:/run/oasis/internal.sock}"`, strconv.Quote(net.Address(1)), 1))
+		}
 		if filepath.Base(f) == "oasis_node.conf" {
 			b = append(b, fmt.Sprintf("  [[inputs.oasis_node.reference]]\n    name = \"validator-1\"\n    address = %q\n"+
 				"  [[inputs.oasis_node.reference]]\n    name = \"gone\"\n    address = \"unix:/nonexistent/oasis/internal.sock\"\n",
@@ -110,7 +118,7 @@ func TestPipeline(t *testing.T) {
 	// Every documented field of every plugin arrives in InfluxDB, under
 	// its own measurement.
 	var documented []docfields.Field
-	for _, p := range []string{"oasis_node", "oasis_signing", "oasis_entity", "oasis_governance"} {
+	for _, p := range []string{"oasis_node", "oasis_signing", "oasis_entity", "oasis_governance", "oasis_runtime"} {
 		f, err := docfields.Read("../../plugins/inputs/" + p + "/README.md")
 		require.NoError(t, err)
 		documented = append(documented, f...)
