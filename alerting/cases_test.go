@@ -621,6 +621,40 @@ var catalog = []alertCase{
 			return s
 		},
 	},
+	{
+		task: "oasis_runtime_attestation_expiring", template: "oasis_runtime_attestation_expiring",
+		alertID: runtimeAlertID("oasis_runtime_attestation_expiring"),
+		fault: func(t *testing.T, rec series, ev events) (series, []step) {
+			// An SGX runtime (maximum attestation age 1,200 blocks): 900
+			// blocks left, then the node fails to re-attest: 250 left at
+			// 30 s, 50 at 50 s; a new attestation at 70 s.
+			s, t0 := runtimeSeries(rec, ev, func(d time.Duration, f map[string]any) {
+				left := int64(900)
+				switch {
+				case d >= 30*time.Second && d < 50*time.Second:
+					left = 250
+				case d >= 50*time.Second && d < 70*time.Second:
+					left = 50
+				}
+				f["tee_hardware"], f["attested"] = "intel-sgx", int64(1)
+				f["attestation_max_age_blocks"], f["attestation_blocks_left"] = int64(1200), left
+				f["attestation_age_blocks"], f["attestation_height"] = 1200-left, int64(5000)
+			})
+			return s, []step{
+				within("WARNING", t0.Add(30*time.Second), 3*time.Second),
+				within("CRITICAL", t0.Add(50*time.Second), 3*time.Second),
+				within("OK", t0.Add(70*time.Second), 3*time.Second),
+			}
+		},
+		healthy: func(t *testing.T, rec series, ev events) series {
+			s, _ := runtimeSeries(rec, ev, func(_ time.Duration, f map[string]any) {
+				f["tee_hardware"], f["attested"] = "intel-sgx", int64(1)
+				f["attestation_max_age_blocks"], f["attestation_blocks_left"] = int64(1200), int64(700)
+				f["attestation_age_blocks"], f["attestation_height"] = int64(500), int64(5000)
+			})
+			return s
+		},
+	},
 	// --- governance ----------------------------------------------------
 	{
 		task: "oasis_governance_new_proposal", template: "oasis_governance_new_proposal", recorded: true,

@@ -229,7 +229,7 @@ var namedSubject = map[string]bool{
 	"oasis_upgrade_approaching": true, "oasis_uptime_low": true, "oasis_version_changed": true,
 	"oasis_epoch_reward_at_risk": true, "oasis_validator_set_cutoff": true,
 	"oasis_runtime_not_ready": true, "oasis_runtime_round_stale": true, "oasis_runtime_liveness_low": true,
-	"oasis_runtime_node_suspended": true,
+	"oasis_runtime_node_suspended": true, "oasis_runtime_attestation_expiring": true,
 }
 
 // messageLead is what a message starts with after its level: the name of

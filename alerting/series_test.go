@@ -144,6 +144,7 @@ func (s series) edit(f func(i int, p *point)) series {
 var namedMeasurements = map[string]bool{
 	"oasis_node": true, "oasis_signing": true, "oasis_entity": true, "oasis_entity_node": true,
 	"oasis_governance": true, "oasis_governance_proposal": true, "oasis_governance_upgrade": true,
+	"oasis_runtime": true,
 }
 
 // nameOf is the name the tests give an ID: "node 5O9tWU", "entity s8yrSJ".

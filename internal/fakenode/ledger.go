@@ -31,6 +31,8 @@ type Ledger struct {
 	Proposals       []*governance.Proposal
 	Votes           map[uint64][]*governance.VoteEntry
 	Upgrades        []*upgrade.Descriptor
+	// RegistryParams are the registry's consensus parameters.
+	RegistryParams registry.ConsensusParameters
 	// RuntimeStates are the runtimes' roothash states, by runtime ID.
 	RuntimeStates runtimeStates
 }
@@ -139,6 +141,15 @@ func (f *fakeRegistry) GetNodeStatus(_ context.Context, q *registry.IDQuery) (*r
 		return s, nil
 	}
 	return nil, registry.ErrNoSuchNode
+}
+
+func (f *fakeRegistry) ConsensusParameters(context.Context, int64) (*registry.ConsensusParameters, error) {
+	f.n.record("Registry.ConsensusParameters")
+	l := f.n.Ledger
+	l.Lock()
+	defer l.Unlock()
+	p := l.RegistryParams
+	return &p, nil
 }
 
 func (f *fakeScheduler) ConsensusParameters(context.Context, int64) (*scheduler.ConsensusParameters, error) {

@@ -304,6 +304,14 @@ func (c *Client) RuntimeState(ctx context.Context, id common.Namespace, height i
 	})
 }
 
+// RegistryParameters are the registry's consensus parameters at height
+// (the TEE features: the default maximum attestation age).
+func (c *Client) RegistryParameters(ctx context.Context, height int64) (*registry.ConsensusParameters, error) {
+	return call(ctx, c, "Registry.ConsensusParameters", func(ctx context.Context) (*registry.ConsensusParameters, error) {
+		return c.registry.ConsensusParameters(ctx, height)
+	})
+}
+
 // NodeByConsensusAddress is the descriptor of the node whose CometBFT
 // address is addr, at height.
 func (c *Client) NodeByConsensusAddress(ctx context.Context, addr []byte, height int64) (*node.Node, error) {

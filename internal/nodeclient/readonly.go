@@ -31,6 +31,7 @@ var readOnlyMethods = map[string]bool{
 	"/oasis-core.Registry/GetNodeByConsensusAddress": true,
 	"/oasis-core.Registry/GetEntity":                 true,
 	"/oasis-core.Registry/GetNodeStatus":             true,
+	"/oasis-core.Registry/ConsensusParameters":       true,
 	"/oasis-core.Scheduler/GetValidators":            true,
 	"/oasis-core.Scheduler/ConsensusParameters":      true,
 	"/oasis-core.Staking/Account":                    true,

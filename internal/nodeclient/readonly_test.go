@@ -131,6 +131,7 @@ func TestEveryQueryIsAllowed(t *testing.T) {
 	errs = append(errs, err)
 	collect(c.StakingParameters(ctx, 1))
 	collect(c.RuntimeState(ctx, common.Namespace{}, 1))
+	collect(c.RegistryParameters(ctx, 1))
 	for _, err := range errs {
 		require.Error(t, err)
 		require.NotEqual(t, codes.PermissionDenied, status.Code(errors.Unwrap(err)), "%v", err)

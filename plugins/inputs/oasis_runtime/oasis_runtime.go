@@ -20,6 +20,7 @@ import (
 	beacon "github.com/oasisprotocol/oasis-core/go/beacon/api"
 	"github.com/oasisprotocol/oasis-core/go/common"
 	"github.com/oasisprotocol/oasis-core/go/common/crypto/signature"
+	"github.com/oasisprotocol/oasis-core/go/common/node"
 	control "github.com/oasisprotocol/oasis-core/go/control/api"
 	registry "github.com/oasisprotocol/oasis-core/go/registry/api"
 	roothash "github.com/oasisprotocol/oasis-core/go/roothash/api"
@@ -188,9 +189,26 @@ func (o *OasisRuntime) Gather(acc telegraf.Accumulator) error {
 		}
 		sort.Slice(ids, func(i, j int) bool { return ids[i].String() < ids[j].String() })
 	}
+	// The registry's default maximum attestation age, read once a gather
+	// and only for a TEE runtime without its own.
+	var defaultMaxAge *uint64
+	maxAge := func() (uint64, error) {
+		if defaultMaxAge == nil {
+			params, err := o.client.RegistryParameters(ctx, height)
+			if err != nil {
+				return 0, fmt.Errorf("reading the registry parameters: %w", err)
+			}
+			var age uint64
+			if params.TEEFeatures != nil {
+				age = params.TEEFeatures.SGX.DefaultMaxAttestationAge
+			}
+			defaultMaxAge = &age
+		}
+		return *defaultMaxAge, nil
+	}
 	for _, id := range ids {
 		fields := map[string]any{"up": int64(1), "node_registered": boolInt(registered[id])}
-		if err := o.gatherRuntime(ctx, fields, id, nodeID, height, now); err != nil {
+		if err := o.gatherRuntime(ctx, fields, id, nodeID, desc, height, epoch, now, maxAge); err != nil {
 			acc.AddError(fmt.Errorf("reading runtime %s: %w", id, status.Fail(err)))
 			fields = map[string]any{"up": int64(0), "down_reason": nodeclient.Reason(err)}
 		}
@@ -218,9 +236,13 @@ func (o *OasisRuntime) tags(id common.Namespace, nodeID *signature.PublicKey) ma
 
 // gatherRuntime adds the chain's view of runtime id: its rounds, its
 // executor committee and our node's liveness in it this epoch.
-func (o *OasisRuntime) gatherRuntime(ctx context.Context, fields map[string]any, id common.Namespace, nodeID signature.PublicKey, height int64, now time.Time) error {
+func (o *OasisRuntime) gatherRuntime(ctx context.Context, fields map[string]any, id common.Namespace, nodeID signature.PublicKey,
+	desc *node.Node, height int64, epoch beacon.EpochTime, now time.Time, maxAge func() (uint64, error)) error {
 	rs, err := o.client.RuntimeState(ctx, id, height)
 	if err != nil {
+		return err
+	}
+	if err := addAttestation(fields, desc, registryRuntime{id: id, runtime: rs.Runtime, epoch: epoch}, height, maxAge); err != nil {
 		return err
 	}
 	fields["runtime_suspended"] = boolInt(rs.Suspended)

@@ -183,6 +183,7 @@ func TestConfiguredRuntime(t *testing.T) {
 		"min_live_rounds_share": 0.0, "max_liveness_failures": int64(0),
 		"round": int64(3), "last_block_kind": "epoch_transition", "last_normal_round": int64(0), "in_committee": int64(0),
 		"node_suspended": int64(0), "liveness_failures": int64(0), "suspended_until_epoch": int64(0), "hosted": int64(0),
+		"attested": int64(0),
 	}, f)
 	require.Equal(t, "devnet", acctest.ByTags(acc, Measurement, "runtime_id")[devRuntime.String()].Tags["runtime_name"])
 }
@@ -241,8 +242,51 @@ func TestReadmeListsEveryField(t *testing.T) {
 		emitted = append(emitted, docfields.Field{Measurement: Measurement, Name: k})
 	}
 	emitted = append(emitted, docfields.Field{Measurement: Measurement, Name: "down_reason"})
+	for _, f := range []string{"attested", "attestation_height", "attestation_age_blocks", "attestation_max_age_blocks", "attestation_blocks_left"} {
+		emitted = append(emitted, docfields.Field{Measurement: Measurement, Name: f}) // TestAttestationAge
+	}
 	for _, f := range inputstatus.Fields {
 		emitted = append(emitted, docfields.Field{Measurement: inputstatus.Measurement, Name: f})
 	}
 	require.ElementsMatch(t, emitted, documented)
+}
+
+// An SGX runtime: the node's attestation, made at height 4, is 6 blocks old
+// at height 10; the runtime allows 1,000 (its deployment's constraint),
+// else the registry's default applies.
+func TestAttestationAge(t *testing.T) {
+	w := start(t)
+	att := cbor.Marshal(map[string]any{"v": 1, "quote": map[string]any{"pcs": []byte{1, 2, 3}}, "height": uint64(4), "signature": make([]byte, 64)})
+	w.n.Chain.AddNode(&node.Node{
+		Versioned: cbor.NewVersioned(node.LatestNodeDescriptorVersion), ID: ourNode, EntityID: ourEntity, Expiration: 6,
+		Roles: node.RoleComputeWorker, Runtimes: []*node.Runtime{{ID: sapphire, Capabilities: node.Capabilities{
+			TEE: &node.CapabilityTEE{Hardware: node.TEEHardwareIntelSGX, Attestation: att},
+		}}},
+	})
+	constraints := cbor.Marshal(node.SGXConstraints{Versioned: cbor.NewVersioned(node.LatestSGXConstraintsVersion), MaxAttestationAge: 1000})
+	w.n.Ledger.Lock()
+	rt := w.n.Ledger.RuntimeStates[sapphire].Runtime
+	rt.TEEHardware = node.TEEHardwareIntelSGX
+	rt.Deployments = []*registry.VersionInfo{{ValidFrom: 0, TEE: constraints}}
+	w.n.Ledger.RegistryParams.TEEFeatures = &node.TEEFeatures{SGX: node.TEEFeaturesSGX{PCS: true, DefaultMaxAttestationAge: 1200}}
+	w.n.Ledger.Unlock()
+	p := w.plugin(t, nil)
+	acc := acctest.Gather(t, p)
+	require.Empty(t, acc.Errors)
+	f := acctest.Point(t, acc, Measurement, "runtime_id", sapphire.String())
+	require.Equal(t, "intel-sgx", f["tee_hardware"])
+	require.Equal(t, int64(1), f["attested"])
+	require.Equal(t, int64(4), f["attestation_height"])
+	require.Equal(t, int64(6), f["attestation_age_blocks"])
+	require.Equal(t, int64(1000), f["attestation_max_age_blocks"])
+	require.Equal(t, int64(994), f["attestation_blocks_left"])
+
+	// No constraint of its own: the registry's default.
+	w.n.Ledger.Lock()
+	rt.Deployments = []*registry.VersionInfo{{ValidFrom: 0}}
+	w.n.Ledger.Unlock()
+	acc = acctest.Gather(t, p)
+	f = acctest.Point(t, acc, Measurement, "runtime_id", sapphire.String())
+	require.Equal(t, int64(1200), f["attestation_max_age_blocks"])
+	require.Equal(t, int64(1194), f["attestation_blocks_left"])
 }
