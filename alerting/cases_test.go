@@ -504,6 +504,7 @@ var catalog = []alertCase{
 				p.Fields["election_candidate"] = int64(1)
 				p.Fields["elected_next_epoch"] = elected
 				p.Fields["escrow_rank"] = rank
+				p.Fields["election_escrow_tokens"] = escrow
 				p.Fields["cutoff_kind"] = "seats"
 				p.Fields["cutoff_escrow_tokens"] = escrow - margin
 				p.Fields["cutoff_margin_tokens"] = margin
@@ -515,8 +516,9 @@ var catalog = []alertCase{
 				within("OK", t0.Add(60*time.Second), 3*time.Second),
 			}
 		},
-		// A recorded entity without cutoff fields, and one whose node
-		// expired (not in the election): quiet.
+		// Every recorded entity: free seats (the stake claims bind, far
+		// below), and validator 3's while its node expired (no node in the
+		// election, no margin): quiet.
 		healthy: func(t *testing.T, rec series, ev events) series { return rec },
 	},
 	// --- ParaTimes ------------------------------------------------------
@@ -577,7 +579,9 @@ var catalog = []alertCase{
 		alertID: runtimeAlertID("oasis_runtime_liveness_low"),
 		fault: func(t *testing.T, rec series, ev events) (series, []step) {
 			// Live in 92 % of the epoch's rounds from 20 s (the minimum is
-			// 90 %), 80 % from 40 s, whole again (a new epoch) at 60 s.
+			// 90 %), 80 % from 40 s; at 60 s the epoch ends, the node is
+			// judged not live and suspended: out of the committee, the
+			// alert ends (oasis_runtime_node_suspended's turn).
 			s, t0 := runtimeSeries(rec, ev, func(d time.Duration, f map[string]any) {
 				total := f["total_rounds"].(int64)
 				switch {
@@ -586,6 +590,8 @@ var catalog = []alertCase{
 					f["live_rounds_share"] = float64(total*92/100) / float64(total)
 				case d >= 40*time.Second && d < 60*time.Second:
 					f["live_rounds"], f["live_rounds_share"], f["liveness_ok"] = total*8/10, float64(total*8/10)/float64(total), int64(0)
+				case d >= 60*time.Second:
+					suspend(f)
 				}
 			})
 			return s, []step{
@@ -595,7 +601,24 @@ var catalog = []alertCase{
 			}
 		},
 		healthy: func(t *testing.T, rec series, ev events) series {
-			s, _ := runtimeSeries(rec, ev, func(time.Duration, map[string]any) {})
+			// Quiet too for a backup worker (not judged: no liveness
+			// fields) and early in an epoch (a missed round of 10).
+			s, _ := runtimeSeries(rec, ev, func(d time.Duration, f map[string]any) {
+				switch {
+				case d >= 20*time.Second && d < 40*time.Second:
+					f["committee_role"] = "backup-worker"
+					for _, k := range []string{"total_rounds", "live_rounds", "live_rounds_min", "live_rounds_share",
+						"finalized_proposals", "missed_proposals", "liveness_evaluated", "liveness_ok"} {
+						delete(f, k)
+					}
+				case d >= 40*time.Second && d < 60*time.Second:
+					f["total_rounds"], f["live_rounds"], f["live_rounds_min"] = int64(10), int64(9), int64(9)
+					f["live_rounds_share"], f["liveness_ok"] = 0.9, int64(1)
+				case d >= 60*time.Second && d < 70*time.Second:
+					f["total_rounds"], f["live_rounds"], f["live_rounds_min"] = int64(10), int64(8), int64(9)
+					f["live_rounds_share"], f["liveness_ok"] = 0.8, int64(0)
+				}
+			})
 			return s
 		},
 	},
@@ -607,8 +630,7 @@ var catalog = []alertCase{
 			// the next epoch's end, 30 s later.
 			s, t0 := runtimeSeries(rec, ev, func(d time.Duration, f map[string]any) {
 				if d >= 30*time.Second && d < 60*time.Second {
-					f["node_suspended"], f["liveness_failures"], f["suspended_until_epoch"] = int64(1), int64(1), int64(7)
-					f["in_committee"] = int64(0)
+					suspend(f)
 				}
 			})
 			return s, []step{
@@ -626,19 +648,17 @@ var catalog = []alertCase{
 		alertID: runtimeAlertID("oasis_runtime_attestation_expiring"),
 		fault: func(t *testing.T, rec series, ev events) (series, []step) {
 			// An SGX runtime (maximum attestation age 1,200 blocks): 900
-			// blocks left, then the node fails to re-attest: 250 left at
-			// 30 s, 50 at 50 s; a new attestation at 70 s.
+			// blocks left, then the node fails to re-attest: 50 left (4 %)
+			// at 30 s, 10 (0.8 %) at 50 s; a new attestation at 70 s.
 			s, t0 := runtimeSeries(rec, ev, func(d time.Duration, f map[string]any) {
 				left := int64(900)
 				switch {
 				case d >= 30*time.Second && d < 50*time.Second:
-					left = 250
-				case d >= 50*time.Second && d < 70*time.Second:
 					left = 50
+				case d >= 50*time.Second && d < 70*time.Second:
+					left = 10
 				}
-				f["tee_hardware"], f["attested"] = "intel-sgx", int64(1)
-				f["attestation_max_age_blocks"], f["attestation_blocks_left"] = int64(1200), left
-				f["attestation_age_blocks"], f["attestation_height"] = 1200-left, int64(5000)
+				attested(f, left)
 			})
 			return s, []step{
 				within("WARNING", t0.Add(30*time.Second), 3*time.Second),
@@ -648,9 +668,9 @@ var catalog = []alertCase{
 		},
 		healthy: func(t *testing.T, rec series, ev events) series {
 			s, _ := runtimeSeries(rec, ev, func(_ time.Duration, f map[string]any) {
-				f["tee_hardware"], f["attested"] = "intel-sgx", int64(1)
-				f["attestation_max_age_blocks"], f["attestation_blocks_left"] = int64(1200), int64(700)
-				f["attestation_age_blocks"], f["attestation_height"] = int64(500), int64(5000)
+				// 130 blocks left (10.8 %): as low as a healthy node gets
+				// before it re-attests (at 50 to 90 % of the maximum age).
+				attested(f, 130)
 			})
 			return s
 		},

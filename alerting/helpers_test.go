@@ -333,3 +333,24 @@ func runtimeSeries(rec series, ev events, change func(d time.Duration, f map[str
 func runtimeAlertID(task string) func(rec series, ev events) string {
 	return func(rec series, ev events) string { return task + ":" + devRuntimeID + ":" + ev.OwnNodeID }
 }
+
+// suspend makes a runtime point the chain's view of a node judged not live
+// at an epoch's end: suspended, out of the executor committee (no
+// liveness fields).
+func suspend(f map[string]any) {
+	f["node_suspended"], f["liveness_failures"], f["suspended_until_epoch"] = int64(1), int64(1), int64(7)
+	f["in_committee"] = int64(0)
+	for _, k := range []string{"committee_role", "total_rounds", "live_rounds", "live_rounds_min", "live_rounds_share",
+		"finalized_proposals", "missed_proposals", "liveness_evaluated", "liveness_ok"} {
+		delete(f, k)
+	}
+}
+
+// attested makes a runtime point an SGX runtime's, the node's attestation
+// left blocks from the maximum age of 1,200, the age enforced.
+func attested(f map[string]any, left int64) {
+	f["tee_hardware"], f["attested"], f["attestation_age_enforced"] = "intel-sgx", int64(1), int64(1)
+	f["attestation_max_age_blocks"], f["attestation_blocks_left"] = int64(1200), left
+	f["attestation_left_share"] = float64(left) / 1200
+	f["attestation_age_blocks"], f["attestation_height"] = 1200-left, int64(5000)
+}

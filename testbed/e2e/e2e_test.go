@@ -40,6 +40,8 @@ var situational = map[string]string{
 	"oasis_runtime.attestation_age_blocks":          "no TEE on the devnet's ParaTime: the input's TestAttestationAge",
 	"oasis_runtime.attestation_max_age_blocks":      "no TEE on the devnet's ParaTime: the input's TestAttestationAge",
 	"oasis_runtime.attestation_blocks_left":         "no TEE on the devnet's ParaTime: the input's TestAttestationAge",
+	"oasis_runtime.attestation_left_share":          "no TEE on the devnet's ParaTime: the input's TestAttestationAge",
+	"oasis_runtime.attestation_age_enforced":        "no TEE on the devnet's ParaTime: the input's TestAttestationAge",
 	"oasis_entity.commission_next_rate":             "no commission schedule on the devnet",
 	"oasis_entity.commission_next_epoch":            "no commission schedule on the devnet",
 	"oasis_entity.commission_next_epochs_left":      "no commission schedule on the devnet",

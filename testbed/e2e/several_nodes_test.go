@@ -131,11 +131,13 @@ func TestSeveralNodesOneInstall(t *testing.T) {
 	up := sink.await(t, restarted, "oasis_node_down:"+client.NodeID, "OK", 40*time.Second)
 	require.True(t, strings.HasPrefix(up.Message, "RECOVERED [observer-3] oasis_node_down"), "%s", up.Message)
 
-	// Every query of the setup overview returns data from this stack.
+	// Every query of the setup overview returns data from this stack; the
+	// ParaTime panels' (no node here hosts one) in TestPipeline, whose
+	// devnet runs a ParaTime.
 	for _, d := range dashboards.All() {
 		for _, p := range d.Panels {
 			for _, q := range p.Queries {
-				if d.UID == "oasis-setup" {
+				if d.UID == "oasis-setup" && q.Measurement != "oasis_runtime" {
 					require.True(t, hasValue(influxQL(t, in, grafanaMacros(q.Text, nil))), "%s / %s returned no data", d.Title, p.Title)
 				}
 			}

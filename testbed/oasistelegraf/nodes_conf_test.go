@@ -63,17 +63,18 @@ func TestTelegrafConfTagsNodesByNameAndRole(t *testing.T) {
 		}
 		got = append(got, execdInput{filepath.Base(e.Command[2]), e.Command, e.Environment, tagsOf(in)})
 	}
-	require.Len(t, got, 6, "the own node's four inputs, and validator-1's two")
-	for _, in := range got[:2] {
+	require.Len(t, got, 8, "the own node's five inputs, and validator-1's three")
+	for _, in := range got[:3] {
 		require.Equal(t, map[string]string{"source": name, "role": "sentry"}, in.tags, in.config)
 		require.Equal(t, []string{"-role", "sentry"}, in.command[3:], in.config)
 	}
-	for _, in := range got[2:4] {
+	for _, in := range got[3:5] {
 		require.Empty(t, in.tags, "%s: the entity's, not a node's", in.config)
 		require.Equal(t, []string{"-enabled=false"}, in.command[3:], in.config)
 	}
-	require.Equal(t, []string{"oasis_node.conf", "oasis_signing.conf"}, []string{got[4].config, got[5].config})
-	for _, in := range got[4:] {
+	require.Equal(t, []string{"oasis_node.conf", "oasis_signing.conf", "oasis_runtime.conf"},
+		[]string{got[5].config, got[6].config, got[7].config})
+	for _, in := range got[5:] {
 		require.Equal(t, map[string]string{"source": "validator-1", "role": "validator"}, in.tags, in.config)
 		require.True(t, slices.Contains(in.env, "OASIS_NODE_SOCKET=unix:/run/oasis-v1/internal.sock"), "%v", in.env)
 	}

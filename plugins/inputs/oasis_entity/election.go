@@ -127,6 +127,11 @@ func (o *OasisEntity) addElectionFields(fields map[string]any, addr staking.Addr
 		// alerts say why; a margin would mean nothing.
 		return
 	}
+	// The escrow the prediction used: the margin is against it, not the
+	// (newer) escrow_active_balance of this gather.
+	escrow := new(big.Int).Add(st.CutoffEscrow, st.Margin)
+	fields["election_escrow_base_units"] = escrow.String()
+	fields["election_escrow_tokens"] = amount.Tokens(escrow, o.exponent)
 	fields["cutoff_kind"] = st.CutoffKind
 	fields["cutoff_escrow_base_units"] = st.CutoffEscrow.String()
 	fields["cutoff_escrow_tokens"] = amount.Tokens(st.CutoffEscrow, o.exponent)

@@ -20,7 +20,6 @@ import (
 	beacon "github.com/oasisprotocol/oasis-core/go/beacon/api"
 	"github.com/oasisprotocol/oasis-core/go/common"
 	"github.com/oasisprotocol/oasis-core/go/common/crypto/signature"
-	"github.com/oasisprotocol/oasis-core/go/common/node"
 	control "github.com/oasisprotocol/oasis-core/go/control/api"
 	registry "github.com/oasisprotocol/oasis-core/go/registry/api"
 	roothash "github.com/oasisprotocol/oasis-core/go/roothash/api"
@@ -189,28 +188,37 @@ func (o *OasisRuntime) Gather(acc telegraf.Accumulator) error {
 		}
 		sort.Slice(ids, func(i, j int) bool { return ids[i].String() < ids[j].String() })
 	}
-	// The registry's default maximum attestation age, read once a gather
-	// and only for a TEE runtime without its own.
-	var defaultMaxAge *uint64
-	maxAge := func() (uint64, error) {
-		if defaultMaxAge == nil {
-			params, err := o.client.RegistryParameters(ctx, height)
+	// The registry's parameters (its TEE features), read once a gather and
+	// only for a TEE runtime.
+	var regParams *registry.ConsensusParameters
+	params := func() (*registry.ConsensusParameters, error) {
+		if regParams == nil {
+			p, err := o.client.RegistryParameters(ctx, height)
 			if err != nil {
-				return 0, fmt.Errorf("reading the registry parameters: %w", err)
+				return nil, fmt.Errorf("reading the registry parameters: %w", err)
 			}
-			var age uint64
-			if params.TEEFeatures != nil {
-				age = params.TEEFeatures.SGX.DefaultMaxAttestationAge
-			}
-			defaultMaxAge = &age
+			regParams = p
 		}
-		return *defaultMaxAge, nil
+		return regParams, nil
 	}
+	configured := len(o.runtimeIDs) > 0
 	for _, id := range ids {
 		fields := map[string]any{"up": int64(1), "node_registered": boolInt(registered[id])}
-		if err := o.gatherRuntime(ctx, fields, id, nodeID, desc, height, epoch, now, maxAge); err != nil {
+		rs, err := o.gatherRuntime(ctx, fields, id, nodeID, height, now)
+		switch {
+		case err != nil && !configured && errors.Is(err, roothash.ErrInvalidRuntime):
+			// Found in the node's status or descriptor but not a compute
+			// runtime the roothash follows (a key manager): nothing to
+			// report, and not an error every gather.
+			continue
+		case err != nil:
 			acc.AddError(fmt.Errorf("reading runtime %s: %w", id, status.Fail(err)))
 			fields = map[string]any{"up": int64(0), "down_reason": nodeclient.Reason(err)}
+		default:
+			// An attestation that can't be read costs its own fields only.
+			if err := addAttestation(fields, desc, registryRuntime{id: id, runtime: rs.Runtime, epoch: epoch}, height, params); err != nil {
+				acc.AddError(fmt.Errorf("reading the TEE attestation of node %s for runtime %s: %w", nodeID, id, status.Fail(err)))
+			}
 		}
 		addFaults(fields, nodeStatus, id, epoch)
 		if own {
@@ -237,13 +245,10 @@ func (o *OasisRuntime) tags(id common.Namespace, nodeID *signature.PublicKey) ma
 // gatherRuntime adds the chain's view of runtime id: its rounds, its
 // executor committee and our node's liveness in it this epoch.
 func (o *OasisRuntime) gatherRuntime(ctx context.Context, fields map[string]any, id common.Namespace, nodeID signature.PublicKey,
-	desc *node.Node, height int64, epoch beacon.EpochTime, now time.Time, maxAge func() (uint64, error)) error {
+	height int64, now time.Time) (*roothash.RuntimeState, error) {
 	rs, err := o.client.RuntimeState(ctx, id, height)
 	if err != nil {
-		return err
-	}
-	if err := addAttestation(fields, desc, registryRuntime{id: id, runtime: rs.Runtime, epoch: epoch}, height, maxAge); err != nil {
-		return err
+		return nil, err
 	}
 	fields["runtime_suspended"] = boolInt(rs.Suspended)
 	if rs.Runtime != nil {
@@ -261,12 +266,12 @@ func (o *OasisRuntime) gatherRuntime(ctx context.Context, fields map[string]any,
 	if rs.LastNormalHeight > 0 {
 		b, err := o.client.Block(ctx, rs.LastNormalHeight)
 		if err != nil {
-			return fmt.Errorf("reading the block of the last normal round (height %d): %w", rs.LastNormalHeight, err)
+			return nil, fmt.Errorf("reading the block of the last normal round (height %d): %w", rs.LastNormalHeight, err)
 		}
 		fields["last_normal_round_age_seconds"] = now.Sub(b.Time).Seconds()
 	}
 	addCommittee(fields, rs, nodeID)
-	return nil
+	return rs, nil
 }
 
 // addCommittee adds the node's place in the executor committee and its

@@ -242,7 +242,8 @@ func TestReadmeListsEveryField(t *testing.T) {
 		emitted = append(emitted, docfields.Field{Measurement: Measurement, Name: k})
 	}
 	emitted = append(emitted, docfields.Field{Measurement: Measurement, Name: "down_reason"})
-	for _, f := range []string{"attested", "attestation_height", "attestation_age_blocks", "attestation_max_age_blocks", "attestation_blocks_left"} {
+	for _, f := range []string{"attested", "attestation_height", "attestation_age_blocks", "attestation_max_age_blocks", "attestation_blocks_left",
+		"attestation_left_share", "attestation_age_enforced"} {
 		emitted = append(emitted, docfields.Field{Measurement: Measurement, Name: f}) // TestAttestationAge
 	}
 	for _, f := range inputstatus.Fields {
@@ -268,7 +269,7 @@ func TestAttestationAge(t *testing.T) {
 	rt := w.n.Ledger.RuntimeStates[sapphire].Runtime
 	rt.TEEHardware = node.TEEHardwareIntelSGX
 	rt.Deployments = []*registry.VersionInfo{{ValidFrom: 0, TEE: constraints}}
-	w.n.Ledger.RegistryParams.TEEFeatures = &node.TEEFeatures{SGX: node.TEEFeaturesSGX{PCS: true, DefaultMaxAttestationAge: 1200}}
+	w.n.Ledger.RegistryParams.TEEFeatures = &node.TEEFeatures{SGX: node.TEEFeaturesSGX{PCS: true, SignedAttestations: true, DefaultMaxAttestationAge: 1200}}
 	w.n.Ledger.Unlock()
 	p := w.plugin(t, nil)
 	acc := acctest.Gather(t, p)
@@ -280,6 +281,8 @@ func TestAttestationAge(t *testing.T) {
 	require.Equal(t, int64(6), f["attestation_age_blocks"])
 	require.Equal(t, int64(1000), f["attestation_max_age_blocks"])
 	require.Equal(t, int64(994), f["attestation_blocks_left"])
+	require.Equal(t, 0.994, f["attestation_left_share"])
+	require.Equal(t, int64(1), f["attestation_age_enforced"])
 
 	// No constraint of its own: the registry's default.
 	w.n.Ledger.Lock()
@@ -289,4 +292,33 @@ func TestAttestationAge(t *testing.T) {
 	f = acctest.Point(t, acc, Measurement, "runtime_id", sapphire.String())
 	require.Equal(t, int64(1200), f["attestation_max_age_blocks"])
 	require.Equal(t, int64(1194), f["attestation_blocks_left"])
+
+	// Constraints that can't be decoded: an error, and the runtime's other
+	// fields still reported.
+	w.n.Ledger.Lock()
+	rt.Deployments = []*registry.VersionInfo{{ValidFrom: 0, TEE: []byte{0xff, 0x00}}}
+	w.n.Ledger.Unlock()
+	acc = acctest.Gather(t, p)
+	require.Len(t, acc.Errors, 1)
+	require.ErrorContains(t, acc.Errors[0], "reading the TEE attestation of node "+ourNode.String())
+	f = acctest.Point(t, acc, Measurement, "runtime_id", sapphire.String())
+	require.Equal(t, int64(1), f["up"])
+	require.Equal(t, int64(42), f["round"])
+	require.Equal(t, int64(1), f["ready"])
+	require.NotContains(t, f, "attestation_blocks_left")
+}
+
+// A runtime the node lists that the roothash does not follow (a key
+// manager) is skipped when found, not an error every gather; configured by
+// ID it is an error (TestRuntimeUnknownToTheChain).
+func TestKeyManagerRuntimeSkipped(t *testing.T) {
+	w := start(t)
+	w.n.Chain.AddNode(&node.Node{
+		Versioned: cbor.NewVersioned(node.LatestNodeDescriptorVersion), ID: ourNode, EntityID: ourEntity, Expiration: 6,
+		Roles: node.RoleComputeWorker, Runtimes: []*node.Runtime{{ID: sapphire}, {ID: devRuntime}},
+	})
+	acc := acctest.Gather(t, w.plugin(t, nil))
+	require.Empty(t, acc.Errors)
+	require.Contains(t, acctest.ByTags(acc, Measurement, "runtime_id"), sapphire.String())
+	require.NotContains(t, acctest.ByTags(acc, Measurement, "runtime_id"), devRuntime.String())
 }
