@@ -1,11 +1,13 @@
 # Oasis Mission Control. The README's two commands are `make demo` and `make test`.
 GO ?= go
 
-.PHONY: build dashboards deps demo install test test-unit vet
+.PHONY: build dashboards deps demo install release test test-unit vet
 
-## build: the execd binary and the local devnet command, into bin/
+## build: the execd binary and the local devnet command, into bin/ (with the
+## checkout's commit for -version: GOFLAGS may turn Go's own stamping off)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
 build:
-	$(GO) build -o bin/oasis-telegraf ./cmd/oasis-telegraf
+	$(GO) build -ldflags "-X github.com/oasis-mission-control/oasis-mission-control/internal/buildinfo.Commit=$(COMMIT)" -o bin/oasis-telegraf ./cmd/oasis-telegraf
 	cd devnet && $(GO) build -o ../bin/oasis-devnet ./cmd/oasis-devnet
 
 ## install: the native install, as root, next to the vendors' packages of
@@ -14,6 +16,12 @@ build:
 ## the list is at the top of scripts/install-native.sh.
 install:
 	scripts/install-native.sh
+
+## release: reproducible oasis-telegraf binaries for linux/amd64 and arm64
+## and their SHA256SUMS in dist/VERSION/, from a clean checkout of the tag:
+## make release VERSION=0.3.0 (CONTRIBUTING.md#releases)
+release:
+	scripts/release.sh $(VERSION)
 
 ## dashboards: write grafana/dashboards/*.json from internal/dashboards
 dashboards:

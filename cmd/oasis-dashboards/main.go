@@ -9,12 +9,18 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/oasis-mission-control/oasis-mission-control/internal/buildinfo"
 	"github.com/oasis-mission-control/oasis-mission-control/internal/dashboards"
 )
 
 func main() {
 	out := flag.String("out", "grafana/dashboards", "directory to write the dashboard JSON files to")
+	showVersion := flag.Bool("version", false, "print the version, the commit it was built from and the Go version, and exit")
 	flag.Parse()
+	if *showVersion {
+		fmt.Println(buildinfo.String("oasis-dashboards"))
+		return
+	}
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

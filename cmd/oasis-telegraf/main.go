@@ -33,6 +33,7 @@ import (
 	"github.com/influxdata/telegraf/plugins/processors"
 	"github.com/influxdata/telegraf/plugins/serializers/influx"
 
+	"github.com/oasis-mission-control/oasis-mission-control/internal/buildinfo"
 	"github.com/oasis-mission-control/oasis-mission-control/internal/execdlog"
 	_ "github.com/oasis-mission-control/oasis-mission-control/plugins/inputs/oasis_entity"
 	_ "github.com/oasis-mission-control/oasis-mission-control/plugins/inputs/oasis_governance"
@@ -41,9 +42,6 @@ import (
 	_ "github.com/oasis-mission-control/oasis-mission-control/plugins/inputs/oasis_signing"
 	_ "github.com/oasis-mission-control/oasis-mission-control/plugins/processors/oasis_names"
 )
-
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
 
 func main() {
 	configFile := flag.String("config", "", "plugin config file holding one [[inputs.NAME]] or [[processors.NAME]] table")
@@ -54,7 +52,7 @@ func main() {
 	// Polling is off by default: [[inputs.execd]] with signal = "STDIN"
 	// lets Telegraf's own interval drive each gather.
 	pollInterval := flag.Duration("poll_interval", 0, "gather on this interval as well as on each line on stdin (0: only on stdin)")
-	showVersion := flag.Bool("version", false, "print the version and exit")
+	showVersion := flag.Bool("version", false, "print the version, the commit it was built from and the Go version, and exit")
 	check := flag.Bool("check", false, "check the setup and exit: this process's user and groups, the node's socket, "+
 		"the node (answers, node_id, validator, synced) and, with -influxdb-url, a write to InfluxDB; prints what to fix")
 	influxURL := flag.String("influxdb-url", os.Getenv("INFLUX_URL"), "with -check, InfluxDB's URL (default: $INFLUX_URL; empty: not checked)")
@@ -74,7 +72,7 @@ func main() {
 
 	switch {
 	case *showVersion:
-		fmt.Println("oasis-telegraf", version)
+		fmt.Println(buildinfo.String("oasis-telegraf"))
 		return
 	case *newNodeName != "":
 		if err := (newNode{name: *newNodeName, role: *role, address: *nodeAddress, nodeID: *nodeID}).write(os.Stdout); err != nil {

@@ -25,7 +25,13 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	binary = filepath.Join(dir, "oasis-telegraf")
-	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+	// As make build does: the checkout's commit, explicitly (GOFLAGS may
+	// turn Go's own VCS stamping off, as on the CI machines).
+	args := []string{"build", "-o", binary}
+	if head, err := exec.Command("git", "rev-parse", "HEAD").Output(); err == nil {
+		args = append(args, "-ldflags=-X "+commitVar+"="+strings.TrimSpace(string(head)))
+	}
+	if out, err := exec.Command("go", append(args, ".")...).CombinedOutput(); err != nil {
 		panic("building oasis-telegraf: " + err.Error() + "\n" + string(out))
 	}
 	code := m.Run()
@@ -215,4 +221,18 @@ func TestNamesProcessorPassesPointsOnABadConfig(t *testing.T) {
 	require.NoError(t, cmd.Run(), stderr.String())
 	require.Contains(t, stdout.String(), `node_name="validator-1"`)
 	require.Contains(t, stderr.String(), `E! [processors.oasis_names] alias 1: name "orphan" has no id`)
+}
+
+// commitVar is the release build's -X setting for the commit.
+const commitVar = "github.com/oasis-mission-control/oasis-mission-control/internal/buildinfo.Commit"
+
+// -version names the release and the commit the binary was built from
+// (set by TestMain as make build sets it).
+func TestVersion(t *testing.T) {
+	r := run(t, "-version")
+	require.Equal(t, 0, r.exitCode, r.stderr)
+	require.Regexp(t, `^oasis-telegraf \d+\.\d+\.\d+(-dev)? \(commit ([0-9a-f]{12}(\+modified)?|unknown), go1\.\d+`, r.stdout)
+	if head, err := exec.Command("git", "rev-parse", "HEAD").Output(); err == nil && len(head) >= 12 {
+		require.Contains(t, r.stdout, "commit "+string(head[:12]), "the checkout's commit")
+	}
 }

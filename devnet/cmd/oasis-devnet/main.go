@@ -14,6 +14,8 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime"
+	"runtime/debug"
 	"strconv"
 	"syscall"
 	"time"
@@ -47,6 +49,8 @@ scenarios (real signed transactions with the devnet's test keys; accounts are
   propose    -dir DIR -from I [-handler devnet-upgrade] [-epochs-ahead 500]
              submit an upgrade proposal from entity-I; prints its ID
   vote       -dir DIR -from I -proposal ID [-vote yes|no|abstain]
+
+  version    the commit this binary was built from and the Go version
 `
 
 func usage() {
@@ -74,6 +78,9 @@ func main() {
 		err = cmdScenario(cmd, args)
 	case "-h", "--help", "help":
 		fmt.Print(usageText)
+		return
+	case "version", "-version", "--version":
+		fmt.Println(versionLine())
 		return
 	default:
 		usage()
@@ -259,4 +266,34 @@ func cmdScenario(cmd string, args []string) error {
 		return c.Vote(ctx, i, *proposal, *vote)
 	}
 	return nil
+}
+
+// versionLine is the devnet tool's version: a test tool, not released, so
+// only its commit (as Go recorded it when building in a checkout) and Go
+// version (the devnet module can't import the plugin module's buildinfo).
+func versionLine() string {
+	rev, modified := "unknown", ""
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range info.Settings {
+			switch {
+			case s.Key == "vcs.revision" && len(s.Value) >= 12:
+				rev = s.Value[:12]
+			case s.Key == "vcs.modified" && s.Value == "true":
+				modified = "+modified"
+			}
+		}
+	}
+	return fmt.Sprintf("oasis-devnet (commit %s%s, %s, oasis-core %s)", rev, modified, runtime.Version(), oasisCoreVersion())
+}
+
+// oasisCoreVersion is the oasis-core module the devnet's nodes run.
+func oasisCoreVersion() string {
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, d := range info.Deps {
+			if d.Path == "github.com/oasisprotocol/oasis-core/go" {
+				return d.Version
+			}
+		}
+	}
+	return "unknown"
 }

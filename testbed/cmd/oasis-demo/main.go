@@ -29,6 +29,7 @@ import (
 
 	"github.com/oasis-mission-control/oasis-mission-control/devnet/manifest"
 	"github.com/oasis-mission-control/oasis-mission-control/devnet/proc"
+	"github.com/oasis-mission-control/oasis-mission-control/internal/buildinfo"
 	"github.com/oasis-mission-control/oasis-mission-control/testbed/nativestack"
 )
 
@@ -37,7 +38,12 @@ func main() {
 	port := flag.Int("influx-port", 18086, "InfluxDB HTTP port on 127.0.0.1")
 	keep := flag.Bool("keep", false, "keep the data directory after stopping")
 	fault := flag.Bool("fault", true, "stop validator 0 (our node) at 40 s for 60 s, to show an alert and its recovery")
+	showVersion := flag.Bool("version", false, "print the version, the commit it was built from and the Go version, and exit")
 	flag.Parse()
+	if *showVersion {
+		fmt.Println(buildinfo.String("oasis-demo"))
+		return
+	}
 	if err := run(time.Duration(*seconds)*time.Second, *port, *keep, *fault); err != nil {
 		fmt.Fprintln(os.Stderr, "oasis-demo:", err)
 		os.Exit(1)
