@@ -544,10 +544,7 @@ var catalog = []alertCase{
 				within("OK", t0.Add(75*time.Second), 3*time.Second),
 			}
 		},
-		healthy: func(t *testing.T, rec series, ev events) series {
-			s, _ := runtimeSeries(rec, ev, func(time.Duration, map[string]any) {})
-			return s
-		},
+		healthy: runtimeHealthy,
 	},
 	{
 		task: "oasis_runtime_round_stale", template: "oasis_runtime_round_stale",
@@ -569,10 +566,7 @@ var catalog = []alertCase{
 				within("OK", t0.Add(60*time.Second), 3*time.Second),
 			}
 		},
-		healthy: func(t *testing.T, rec series, ev events) series {
-			s, _ := runtimeSeries(rec, ev, func(time.Duration, map[string]any) {})
-			return s
-		},
+		healthy: runtimeHealthy,
 	},
 	{
 		task: "oasis_runtime_liveness_low", template: "oasis_runtime_liveness_low",
@@ -638,10 +632,7 @@ var catalog = []alertCase{
 				within("OK", t0.Add(60*time.Second), 3*time.Second),
 			}
 		},
-		healthy: func(t *testing.T, rec series, ev events) series {
-			s, _ := runtimeSeries(rec, ev, func(time.Duration, map[string]any) {})
-			return s
-		},
+		healthy: runtimeHealthy,
 	},
 	{
 		task: "oasis_runtime_attestation_expiring", template: "oasis_runtime_attestation_expiring",

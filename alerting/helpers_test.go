@@ -329,6 +329,13 @@ func runtimeSeries(rec series, ev events, change func(d time.Duration, f map[str
 	return out, t0
 }
 
+// runtimeHealthy is the derived runtime series unchanged: a node hosting
+// a ParaTime, ready, live, rounds every few seconds.
+func runtimeHealthy(t *testing.T, rec series, ev events) series {
+	s, _ := runtimeSeries(rec, ev, func(time.Duration, map[string]any) {})
+	return s
+}
+
 // runtimeAlertID is a runtime alert's ID for our node.
 func runtimeAlertID(task string) func(rec series, ev events) string {
 	return func(rec series, ev events) string { return task + ":" + devRuntimeID + ":" + ev.OwnNodeID }
