@@ -11,6 +11,7 @@ require (
 	github.com/influxdata/toml v0.0.0-20251106153700-c381e153d076
 	github.com/oasisprotocol/oasis-core/go v0.2601.0
 	github.com/stretchr/testify v1.12.1
+	github.com/tidwall/wal v1.2.1
 	google.golang.org/grpc v1.85.0
 	gopkg.in/yaml.v3 v3.0.1
 )
@@ -138,7 +139,6 @@ require (
 	github.com/tidwall/match v1.1.1 // indirect
 	github.com/tidwall/pretty v1.2.1 // indirect
 	github.com/tidwall/tinylru v1.2.1 // indirect
-	github.com/tidwall/wal v1.2.1 // indirect
 	github.com/tklauser/go-sysconf v0.3.16 // indirect
 	github.com/tklauser/numcpus v0.11.0 // indirect
 	github.com/x448/float16 v0.8.4 // indirect

@@ -167,6 +167,10 @@ OASIS_METADATA_REGISTRY_DIR=
 # and in telegraf.conf (docs/node-metrics.md).
 OASIS_NODE_METRICS_URL=http://127.0.0.1:9102/metrics
 OASIS_STATE_DIR=$STATEDIR
+# Points held on disk while InfluxDB can't take them (telegraf.conf's
+# buffer_strategy); checked and repaired before each start (ExecStartPre).
+OASIS_BUFFER_STRATEGY=disk
+OASIS_BUFFER_DIR=$STATEDIR/buffer
 OASIS_TELEGRAF_BIN=$BINDIR/oasis-telegraf
 OASIS_CONFIG_DIR=$CONFDIR/oasis
 OASIS_NODE_PROCESS=oasis-node
@@ -247,6 +251,9 @@ SupplementaryGroups=$MONITOR_GROUP
 StateDirectory=$statedir_name
 StateDirectoryMode=0700
 EnvironmentFile=$CONFDIR/telegraf.env
+# A disk buffer torn by a full disk would stop Telegraf at every start:
+# repaired (or moved aside) first, and said in the journal.
+ExecStartPre=$BINDIR/oasis-telegraf -check-buffer $STATEDIR/buffer
 ExecStart=
 ExecStart=$TELEGRAF_BIN --strict-env-handling --config $CONFDIR/telegraf.conf --config $CONFDIR/telegraf-native.conf --config-directory $CONFDIR/oasis/nodes \$TELEGRAF_OPTS
 EOF

@@ -9,6 +9,7 @@
 //	oasis-telegraf -config oasis_names.conf                  # under [[processors.execd]]
 //	oasis-telegraf -sample-config oasis_node                 # print a plugin's config
 //	oasis-telegraf -config oasis_node.conf -check            # check socket access, the node, InfluxDB
+//	oasis-telegraf -check-buffer /var/lib/telegraf/buffer   # before Telegraf starts: check, repair its disk buffer
 //	oasis-telegraf -new-node sentry-1 -role sentry -address unix:/run/oasis-sentry-1/internal.sock
 //	                                                         # print the config of one more node to read
 package main
@@ -68,6 +69,8 @@ func main() {
 		"(with -role, -address and -node-id) and exit")
 	nodeAddress := flag.String("address", "", "with -new-node, the node's socket (unix:/path) or host:port of a TLS endpoint")
 	nodeID := flag.String("node-id", "", "with -new-node, the node's ID (recommended: a node down at start still reports under it)")
+	checkBuffer := flag.String("check-buffer", "", "check Telegraf's disk buffer directory DIR before Telegraf starts: cut a point torn by a full disk "+
+		"off the end, move an unreadable buffer aside (Telegraf would not start with it), print what each buffer holds, and exit")
 	flag.Parse()
 
 	switch {
@@ -79,6 +82,8 @@ func main() {
 			fail(err)
 		}
 		return
+	case *checkBuffer != "":
+		os.Exit(runCheckBuffer(os.Stderr, *checkBuffer))
 	case *sample != "":
 		if err := printSample(*sample); err != nil {
 			fail(err)

@@ -2,7 +2,9 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -114,9 +116,16 @@ func TestComposeStack(t *testing.T) {
 	}
 	require.Equal(t, []string{"1000"}, tg.GroupAdd)
 	require.Equal(t, "unix:/run/oasis/internal.sock", *tg.Environment["OASIS_NODE_SOCKET"])
+	require.GreaterOrEqual(t, len(tg.Command), 4)
 	require.Equal(t, types.ShellCommand{"telegraf", "--strict-env-handling", "--config", "/etc/telegraf/telegraf.conf", "--config", "/etc/telegraf/telegraf-compose.conf",
-		"--config-directory", "/etc/telegraf/oasis/nodes"}, tg.Command,
+		"--config-directory", "/etc/telegraf/oasis/nodes"}, tg.Command[4:],
 		"telegraf.conf plus the compose stack's host inputs, not the native ones, and the more nodes of telegraf/nodes")
+	// The disk buffer lives in the state volume and is checked before
+	// every start.
+	require.Equal(t, "/var/lib/telegraf/buffer", *tg.Environment["OASIS_BUFFER_DIR"])
+	require.Equal(t, "disk", *tg.Environment["OASIS_BUFFER_STRATEGY"])
+	require.Equal(t, types.VolumeTypeVolume, mounts["/var/lib/telegraf"].Type, "the buffer survives a recreate")
+	checkThenTelegraf(t, tg.Command)
 
 	// A stable host tag: the operator's name, not the container ID.
 	require.Equal(t, operatorEnv(t)["OASIS_HOSTNAME"], tg.Hostname)
@@ -366,4 +375,41 @@ func TestComposeCentralPublishesInfluxDB(t *testing.T) {
 	delete(env, "OASIS_CENTRAL_BIND")
 	_, err = loadComposeFiles(t, env, "docker-compose.yml", "docker-compose.central.yml")
 	require.ErrorContains(t, err, "OASIS_CENTRAL_BIND")
+}
+
+// checkThenTelegraf runs the compose command's shell line as the container
+// would, with stand-ins on PATH: oasis-telegraf -check-buffer runs first
+// on the buffer directory, Telegraf then gets its arguments untouched, and
+// a failed check does not start Telegraf (its error is in the log instead
+// of Telegraf's panic).
+func checkThenTelegraf(t *testing.T, command types.ShellCommand) {
+	t.Helper()
+	require.Equal(t, []string{"sh", "-c"}, []string(command[:2]))
+	require.Equal(t, "--", command[3])
+	bin := t.TempDir()
+	calls := filepath.Join(t.TempDir(), "calls")
+	stub := func(name, body string) {
+		require.NoError(t, os.WriteFile(filepath.Join(bin, name),
+			[]byte("#!/bin/sh\nprintf '%s' \""+name+"\" >> "+calls+"\nfor a in \"$@\"; do printf ' [%s]' \"$a\" >> "+calls+"; done\necho >> "+calls+"\n"+body), 0o755))
+	}
+	run := func() (string, error) {
+		_ = os.Remove(calls)
+		cmd := exec.Command(command[0], command[1:]...)
+		cmd.Env = append(os.Environ(), "PATH="+bin+":/usr/bin:/bin")
+		out, err := cmd.CombinedOutput()
+		got, _ := os.ReadFile(calls)
+		return string(got), errors.Join(err, errors.New(string(out)))
+	}
+	stub("telegraf", "exit 0\n")
+	stub("oasis-telegraf", "exit 0\n")
+	got, err := run()
+	want := "oasis-telegraf [-check-buffer] [/var/lib/telegraf/buffer]\ntelegraf"
+	for _, a := range command[5:] {
+		want += " [" + a + "]"
+	}
+	require.Equal(t, want+"\n", got, "%v", err)
+
+	stub("oasis-telegraf", "exit 1\n")
+	got, _ = run()
+	require.Equal(t, "oasis-telegraf [-check-buffer] [/var/lib/telegraf/buffer]\n", got, "a failed check does not start Telegraf")
 }

@@ -201,6 +201,9 @@ func NewTelegraf(repo, bins string, in *Influx, o TelegrafOptions) (*proc.Proces
 		"OASIS_CONFIG_DIR=" + filepath.Join(repo, "telegraf"),
 		"OASIS_NODE_SOCKET=unix:" + o.Socket,
 		"OASIS_STATE_DIR=" + o.StateDir,
+		// The disk buffer (telegraf.conf) in the state directory, as the
+		// native install has it.
+		"OASIS_BUFFER_DIR=" + filepath.Join(o.StateDir, "buffer"),
 		"INFLUX_URL=" + in.URL,
 		"INFLUX_USER=" + WriterUser,
 		"INFLUX_PASSWORD=" + WriterPassword,
@@ -214,6 +217,17 @@ func NewTelegraf(repo, bins string, in *Influx, o TelegrafOptions) (*proc.Proces
 	}
 	return proc.New("telegraf", filepath.Join(o.StateDir, "telegraf.log"), env,
 		filepath.Join(bins, "telegraf"), args...), nil
+}
+
+// CheckBuffer runs oasis-telegraf -check-buffer on the disk buffer of a
+// Telegraf whose state is in stateDir, as the native unit's ExecStartPre
+// and the compose command do before each start, and returns what it said.
+func CheckBuffer(bins, stateDir string) (string, error) {
+	out, err := exec.Command(filepath.Join(bins, "oasis-telegraf"), "-check-buffer", filepath.Join(stateDir, "buffer")).CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("oasis-telegraf -check-buffer: %v\n%s", err, out)
+	}
+	return string(out), nil
 }
 
 // Kapacitor is oasis-kapacitord (alerting/cmd/oasis-kapacitord): the
