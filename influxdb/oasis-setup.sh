@@ -10,6 +10,10 @@
 #              Kapacitor's HTTP write endpoint (its stream tasks). Creating
 #              a subscription is an admin's right, so it is made here and
 #              Kapacitor runs with disable-subscriptions (kapacitor.conf).
+#              With OASIS_ALERT_FEED=direct, Telegraf writes to Kapacitor
+#              itself (telegraf.conf's kapacitor_direct block): no
+#              subscription is made, and one made before is dropped, or
+#              Kapacitor would get every point twice.
 #
 # Two ways it runs:
 #   - compose: mounted into the influxdb image's /docker-entrypoint-initdb.d,
@@ -28,6 +32,7 @@
 #   INFLUX_URL                 http://127.0.0.1:8086
 #   INFLUX_DB                  telegraf
 #   KAPACITOR_URL              where InfluxDB reaches Kapacitor, http://127.0.0.1:9092
+#   OASIS_ALERT_FEED           subscription (default) or direct: how points reach Kapacitor
 #   INFLUXDB_ADMIN_USER        admin
 #   INFLUXDB_ADMIN_PASSWORD    required
 #   INFLUX_PASSWORD            telegraf's, required
@@ -43,6 +48,11 @@ oasis_influxdb_setup() (
 	db=${INFLUX_DB:-telegraf}
 	kapacitor=${KAPACITOR_URL:-http://127.0.0.1:9092}
 	admin=${INFLUXDB_ADMIN_USER:-admin}
+	feed=${OASIS_ALERT_FEED:-subscription}
+	case "$feed" in
+	subscription|direct) ;;
+	*) echo "oasis-setup: OASIS_ALERT_FEED is \"$feed\": it is subscription (InfluxDB sends Kapacitor every point) or direct (Telegraf does)" >&2; exit 2 ;;
+	esac
 	for v in INFLUXDB_ADMIN_PASSWORD INFLUX_PASSWORD GRAFANA_INFLUX_PASSWORD KAPACITOR_INFLUX_PASSWORD; do
 		eval "val=\${$v:-}"
 		if [ -z "$val" ]; then
@@ -118,11 +128,13 @@ oasis_influxdb_setup() (
 	q "GRANT READ ON \"$db\" TO \"kapacitor\"" "grant kapacitor READ"
 
 	# The subscription, made once: an existing one is left as it is (drop
-	# it to change KAPACITOR_URL).
+	# it to change KAPACITOR_URL). With the direct feed there is none.
 	subs=$(post auth "SHOW SUBSCRIPTIONS")
-	case "$subs" in
-	*'"oasis_kapacitor"'*) ;;
-	*) q "CREATE SUBSCRIPTION \"oasis_kapacitor\" ON \"$db\".\"autogen\" DESTINATIONS ANY $(quote "$kapacitor")" "create the subscription to $kapacitor" ;;
+	case "$feed:$subs" in
+	subscription:*'"oasis_kapacitor"'*) ;;
+	subscription:*) q "CREATE SUBSCRIPTION \"oasis_kapacitor\" ON \"$db\".\"autogen\" DESTINATIONS ANY $(quote "$kapacitor")" "create the subscription to $kapacitor" ;;
+	direct:*'"oasis_kapacitor"'*) q "DROP SUBSCRIPTION \"oasis_kapacitor\" ON \"$db\".\"autogen\"" "drop the subscription (OASIS_ALERT_FEED=direct)" ;;
+	direct:*) ;;
 	esac
 	# Authentication must be on, or every user above protects nothing.
 	anon=$(post noauth "SHOW DATABASES") || exit 1
@@ -131,7 +143,11 @@ oasis_influxdb_setup() (
 		echo "oasis-setup: InfluxDB at $url answers without a login: turn authentication on ([http] auth-enabled = true, or INFLUXDB_HTTP_AUTH_ENABLED=true) and restart it" >&2
 		exit 1
 	fi
-	echo "oasis-setup: database $db, users $admin, telegraf (write), grafana and kapacitor (read), subscription oasis_kapacitor -> $kapacitor"
+	if [ "$feed" = direct ]; then
+		echo "oasis-setup: database $db, users $admin, telegraf (write), grafana and kapacitor (read), no subscription: Telegraf writes to Kapacitor itself (OASIS_ALERT_FEED=direct)"
+	else
+		echo "oasis-setup: database $db, users $admin, telegraf (write), grafana and kapacitor (read), subscription oasis_kapacitor -> $kapacitor"
+	fi
 )
 
 if [ -n "${INFLUXDB_INIT_PORT:-}" ]; then

@@ -116,6 +116,9 @@ env_file influxdb-setup.env <<EOF
 INFLUX_URL=$INFLUX_URL
 INFLUX_DB=telegraf
 KAPACITOR_URL=$KAPACITOR_URL
+# subscription: InfluxDB feeds Kapacitor; direct: Telegraf does (with
+# telegraf.conf's kapacitor_direct block; docs/architecture.md#alert-feed).
+OASIS_ALERT_FEED=subscription
 INFLUXDB_ADMIN_USER=admin
 INFLUXDB_ADMIN_PASSWORD=$admin_pw
 INFLUX_PASSWORD=$telegraf_pw
@@ -141,6 +144,9 @@ INFLUX_URL=$INFLUX_URL
 INFLUX_DB=telegraf
 INFLUX_USER=telegraf
 INFLUX_PASSWORD=$telegraf_pw
+# Kapacitor's write endpoint, for telegraf.conf's kapacitor_direct block
+# (off unless uncommented; docs/architecture.md#alert-feed).
+KAPACITOR_WRITE_URL=$KAPACITOR_URL
 OASIS_NODE_SOCKET=$SOCKET
 # Your name for this host, the host tag of every point (empty: the
 # machine's hostname).

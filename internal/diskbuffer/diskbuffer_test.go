@@ -19,8 +19,8 @@ var now = time.Date(2026, 11, 27, 23, 30, 0, 0, time.UTC)
 // Telegraf's own disk buffer, as a running Telegraf does, and closes it.
 func writeBuffer(t *testing.T, dir, id string, n int) []telegraf.Metric {
 	t.Helper()
-	stats := models.NewBufferStats(map[string]string{"output": "influxdb"}, 0)
-	buf, err := models.NewDiskBuffer(id, dir, stats)
+	// As Telegraf makes it (which registers the gob types).
+	buf, err := models.NewBuffer("influxdb", id, "", 0, "disk_write_through", dir)
 	require.NoError(t, err)
 	var points []telegraf.Metric
 	for i := range n {
@@ -38,8 +38,8 @@ func writeBuffer(t *testing.T, dir, id string, n int) []telegraf.Metric {
 // and it returns every point it would send.
 func readBuffer(t *testing.T, dir, id string) []telegraf.Metric {
 	t.Helper()
-	stats := models.NewBufferStats(map[string]string{"output": "influxdb"}, 0)
-	buf, err := models.NewDiskBuffer(id, dir, stats)
+	// As Telegraf makes it (which registers the gob types).
+	buf, err := models.NewBuffer("influxdb", id, "", 0, "disk_write_through", dir)
 	require.NoError(t, err)
 	defer buf.Close()
 	tx := buf.BeginTransaction(1 << 20)
@@ -208,8 +208,8 @@ func telegrafRefuses(dir, id string) (refused bool) {
 			refused = true
 		}
 	}()
-	stats := models.NewBufferStats(map[string]string{"output": "influxdb"}, 0)
-	buf, err := models.NewDiskBuffer(id, dir, stats)
+	// As Telegraf makes it (which registers the gob types).
+	buf, err := models.NewBuffer("influxdb", id, "", 0, "disk_write_through", dir)
 	if err != nil {
 		return true
 	}

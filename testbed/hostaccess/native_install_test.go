@@ -139,6 +139,17 @@ func TestNativeInstall(t *testing.T) {
 	require.Contains(t, checked.stdout, "all checks passed")
 	require.Regexp(t, `(?m)^ok\s+influxdb`, checked.stdout, "-check wrote to InfluxDB")
 
+	// ExecStartPre, as the service's user: the disk buffer's check, on
+	// the buffer directory telegraf.env gives Telegraf (none yet).
+	bufferDir := filepath.Join(stateDir, "buffer")
+	require.Equal(t, bufferDir, env["OASIS_BUFFER_DIR"])
+	require.Equal(t, "disk", env["OASIS_BUFFER_STRATEGY"])
+	require.Equal(t, []string{env["OASIS_TELEGRAF_BIN"] + " -check-buffer " + bufferDir}, unit["ExecStartPre"])
+	pre := strings.Fields(unit["ExecStartPre"][0])
+	prechecked := runAsWith(t, cred, environ, pre[0], pre[1:]...)
+	require.Equal(t, 0, prechecked.code, "ExecStartPre:\n%s%s", prechecked.stdout, prechecked.stderr)
+	require.Contains(t, prechecked.stderr, "no buffer yet")
+
 	argv := strings.Fields(strings.TrimSuffix(unit["ExecStart"][1], " $TELEGRAF_OPTS"))
 	logPath := filepath.Join(shared, "telegraf.log")
 	logFile, err := os.Create(logPath)
@@ -173,6 +184,15 @@ func TestNativeInstall(t *testing.T) {
 	for _, line := range strings.Split(string(logged), "\n") {
 		require.NotContains(t, line, " E! ", "the installed Telegraf logged an error:\n%s", logged)
 	}
+	// Telegraf keeps its disk buffer where the check looks, as its user.
+	buffers, err := os.ReadDir(bufferDir)
+	require.NoError(t, err, "Telegraf's disk buffer")
+	require.NotEmpty(t, buffers)
+	requireOwned(t, filepath.Join(bufferDir, buffers[0].Name()), telegrafUser.Uid, os.ModeDir|0o750)
+	prechecked = runAsWith(t, cred, environ, pre[0], pre[1:]...)
+	require.Equal(t, 0, prechecked.code, "ExecStartPre at a restart:\n%s%s", prechecked.stdout, prechecked.stderr)
+	require.Contains(t, prechecked.stderr, "intact")
+
 	got := series(`SELECT last("up") FROM "oasis_node" GROUP BY "node_id"`)
 	require.Contains(t, got, v.NodeID)
 	require.Regexp(t, `"values":\[\["[^"]+",1\]\]`, got, "the node is up, read over the installed socket path")

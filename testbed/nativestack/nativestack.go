@@ -114,7 +114,12 @@ func (in *Influx) Start() error {
 // Bootstrap runs the shipped influxdb/oasis-setup.sh against this InfluxDB,
 // as the native install does: the database, the admin, Telegraf's writer,
 // Grafana's and Kapacitor's read-only users and Kapacitor's subscription.
-func (in *Influx) Bootstrap() error {
+func (in *Influx) Bootstrap() error { return in.Setup() }
+
+// Setup runs influxdb/oasis-setup.sh as Bootstrap does, with more of its
+// settings (e.g. OASIS_ALERT_FEED=direct); it may run again, as the
+// operator may.
+func (in *Influx) Setup(settings ...string) error {
 	cmd := exec.Command("sh", filepath.Join(in.repo, "influxdb", "oasis-setup.sh"))
 	cmd.Env = append(os.Environ(),
 		"INFLUX_URL="+in.URL,
@@ -126,6 +131,7 @@ func (in *Influx) Bootstrap() error {
 		"GRAFANA_INFLUX_PASSWORD="+GrafanaPassword,
 		"KAPACITOR_INFLUX_PASSWORD="+KapacitorPassword,
 	)
+	cmd.Env = append(cmd.Env, settings...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("influxdb/oasis-setup.sh: %v\n%s", err, out)
