@@ -33,6 +33,22 @@
 #   INFLUX_DB                  telegraf
 #   KAPACITOR_URL              where InfluxDB reaches Kapacitor, http://127.0.0.1:9092
 #   OASIS_ALERT_FEED           subscription (default) or direct: how points reach Kapacitor
+#   OASIS_RAW_RETENTION        how long every point is kept (autogen), 90d; INF: for ever
+#   OASIS_HOURLY_RETENTION     how long the hourly aggregates are kept ("hourly"), INF
+#   OASIS_AGGREGATE_INTERVAL   the aggregates' interval, 1h (the tests use seconds)
+#
+# Retention: every point lives in the default retention policy, autogen,
+# for OASIS_RAW_RETENTION; two continuous queries keep the node, signing,
+# stake, governance, runtime and system series as hourly aggregates in the
+# retention policy "hourly" for OASIS_HOURLY_RETENTION (docs/install.md#retention):
+#   oasis_hourly_last   last(*) of oasis_node, oasis_signing, oasis_entity,
+#                       oasis_entity_node, oasis_governance, oasis_runtime,
+#                       diskio, net (counters and states): fields last_<field>
+#   oasis_hourly_mean   mean(*), min(*) and max(*) of cpu, mem, disk, system
+#                       (gauges): fields mean_<field>, min_<field>, max_<field>
+# Each runs every interval over the last six, so points that come late
+# (Telegraf's buffer after an outage of InfluxDB) are counted if they come
+# within six hours. Running this again applies changed settings.
 #   INFLUXDB_ADMIN_USER        admin
 #   INFLUXDB_ADMIN_PASSWORD    required
 #   INFLUX_PASSWORD            telegraf's, required
@@ -49,6 +65,19 @@ oasis_influxdb_setup() (
 	kapacitor=${KAPACITOR_URL:-http://127.0.0.1:9092}
 	admin=${INFLUXDB_ADMIN_USER:-admin}
 	feed=${OASIS_ALERT_FEED:-subscription}
+	raw=${OASIS_RAW_RETENTION:-90d}
+	hourly=${OASIS_HOURLY_RETENTION:-INF}
+	every=${OASIS_AGGREGATE_INTERVAL:-1h}
+	for v in raw hourly every; do
+		eval "val=\$$v"
+		case "$v:$val" in
+		raw:INF|hourly:INF) ;;
+		*:*[!0-9smhdw]*|*:|*:[!0-9]*)
+			echo "oasis-setup: retention setting \"$val\" is not a duration like 90d, 52w, 1h (or INF for the retention policies)" >&2
+			exit 2
+			;;
+		esac
+	done
 	case "$feed" in
 	subscription|direct) ;;
 	*) echo "oasis-setup: OASIS_ALERT_FEED is \"$feed\": it is subscription (InfluxDB sends Kapacitor every point) or direct (Telegraf does)" >&2; exit 2 ;;
@@ -136,6 +165,28 @@ oasis_influxdb_setup() (
 	direct:*'"oasis_kapacitor"'*) q "DROP SUBSCRIPTION \"oasis_kapacitor\" ON \"$db\".\"autogen\"" "drop the subscription (OASIS_ALERT_FEED=direct)" ;;
 	direct:*) ;;
 	esac
+	# Retention: raw points in autogen (where Telegraf writes and the
+	# subscription reads) for $raw; hourly aggregates in "hourly".
+	q "ALTER RETENTION POLICY \"autogen\" ON \"$db\" DURATION $raw DEFAULT" "set autogen's duration to $raw (OASIS_RAW_RETENTION)"
+	rps=$(post auth "SHOW RETENTION POLICIES ON \"$db\"")
+	case "$rps" in
+	*'"hourly"'*) q "ALTER RETENTION POLICY \"hourly\" ON \"$db\" DURATION $hourly" "set hourly's duration to $hourly (OASIS_HOURLY_RETENTION)" ;;
+	*) q "CREATE RETENTION POLICY \"hourly\" ON \"$db\" DURATION $hourly REPLICATION 1" "create the retention policy hourly" ;;
+	esac
+	# The continuous queries, made again each run so a changed interval or
+	# list applies (dropping one that does not exist is not an error).
+	n=${every%%[smhdw]*}
+	window=$((n * 6))${every#"$n"}
+	src() { for m in "$@"; do printf '"%s"."autogen"."%s",' "$db" "$m"; done | sed 's/,$//'; }
+	cq() { # name, select list, measurements...
+		name=$1 sel=$2
+		shift 2
+		q "DROP CONTINUOUS QUERY \"$name\" ON \"$db\"" "drop the continuous query $name"
+		q "CREATE CONTINUOUS QUERY \"$name\" ON \"$db\" RESAMPLE EVERY $every FOR $window BEGIN SELECT $sel INTO \"$db\".\"hourly\".:MEASUREMENT FROM $(src "$@") GROUP BY time($every), * END" "create the continuous query $name"
+	}
+	cq oasis_hourly_last 'last(*)' oasis_node oasis_signing oasis_entity oasis_entity_node oasis_governance oasis_runtime diskio net
+	cq oasis_hourly_mean 'mean(*), min(*), max(*)' cpu mem disk system
+
 	# Authentication must be on, or every user above protects nothing.
 	anon=$(post noauth "SHOW DATABASES") || exit 1
 	if [ "${anon##*

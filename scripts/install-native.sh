@@ -119,6 +119,10 @@ KAPACITOR_URL=$KAPACITOR_URL
 # subscription: InfluxDB feeds Kapacitor; direct: Telegraf does (with
 # telegraf.conf's kapacitor_direct block; docs/architecture.md#alert-feed).
 OASIS_ALERT_FEED=subscription
+# How long raw points and the hourly aggregates are kept
+# (docs/install.md#retention); run the setup again after a change.
+OASIS_RAW_RETENTION=90d
+OASIS_HOURLY_RETENTION=INF
 INFLUXDB_ADMIN_USER=admin
 INFLUXDB_ADMIN_PASSWORD=$admin_pw
 INFLUX_PASSWORD=$telegraf_pw

@@ -128,7 +128,7 @@ var yesNo = map[string]string{"0": "no", "1": "yes"}
 // (withStaleTiles).
 func All() []Dashboard {
 	var out []Dashboard
-	for _, d := range []Dashboard{overview(), signingDashboard(), stakeGovernance(), system(), network(), setup()} {
+	for _, d := range []Dashboard{overview(), signingDashboard(), stakeGovernance(), system(), network(), setup(), history()} {
 		out = append(out, withStaleTiles(d))
 	}
 	return out
@@ -397,4 +397,62 @@ func setup() Dashboard {
 func withAlias(q Query, alias string) Query {
 	q.Alias = alias
 	return q
+}
+
+// hourlyOf is a time series of an aggregate of the hourly aggregates
+// (influxdb/oasis-setup.sh's continuous queries): agg over each interval of
+// the stored aggregate kind_field, aliased back to the raw field's name.
+func hourlyOf(measurement, where, groupBy, agg, kind string, fields ...string) Query {
+	var sel []string
+	for _, f := range fields {
+		sel = append(sel, fmt.Sprintf(`%s(%q) AS %q`, agg, kind+"_"+f, f))
+	}
+	g := "time($__interval)"
+	if groupBy != "" {
+		g += ", " + groupBy
+	}
+	return Query{
+		Measurement: measurement, Fields: fields, RP: "hourly",
+		Text: fmt.Sprintf(`SELECT %s FROM "hourly".%q WHERE %s GROUP BY %s fill(null)`, strings.Join(sel, ", "), measurement, whereTime(where), g),
+	}
+}
+
+// history reads only the hourly aggregates, kept for years after the raw
+// points are gone (docs/install.md#retention).
+func history() Dashboard {
+	return Dashboard{
+		File: "oasis-history.json", UID: "oasis-history", Title: "Oasis: history",
+		Purpose: "Months and years at a glance, from the hourly aggregates kept after the raw points expire: uptime, missed blocks, escrow and rank, the host's load.",
+		Vars:    []string{"node", "entity"},
+		From:    "now-1y",
+		Panels: []Panel{
+			{Title: "Uptime windows (hourly)", Kind: TimeSeries, Unit: "percentunit", Width: 12, Height: 8,
+				Thresholds: steps("red", a("oasis_uptime_low.crit_uptime"), "yellow", a("oasis_uptime_low.warn_uptime"), "green"),
+				Queries:    []Query{hourlyOf("oasis_signing", byNode, "", "min", "last", "uptime_1000", "uptime_10000")}},
+			{Title: "Missed heights per interval (hourly)", Kind: TimeSeries, Unit: "none", Width: 12, Height: 8,
+				Description: "The growth of the exact missed counter between the hourly aggregates.",
+				Queries: []Query{{Measurement: "oasis_signing", Fields: []string{"missed_total"}, RP: "hourly", Alias: "missed",
+					Text: `SELECT non_negative_difference(last("last_missed_total")) AS "missed_total" FROM "hourly"."oasis_signing" WHERE ` + byNode + ` AND $timeFilter GROUP BY time($__interval) fill(null)`}}},
+			{Title: "Escrow and balance (hourly)", Kind: TimeSeries, Unit: "short", Width: 12, Height: 8,
+				Description: "Tokens: the active escrow against the cutoff that decides the seat, and the general balance that pays fees.",
+				Queries:     []Query{hourlyOf("oasis_entity", byEntity, "", "last", "last", "escrow_active_balance_tokens", "cutoff_escrow_tokens", "general_balance_tokens")}},
+			{Title: "Escrow rank and seats (hourly)", Kind: TimeSeries, Unit: "none", Width: 12, Height: 8,
+				Queries: []Query{hourlyOf("oasis_entity", byEntity, "", "max", "last", "escrow_rank", "max_validators")}},
+			{Title: "CPU busy (hourly mean and peak)", Kind: TimeSeries, Unit: "percent", Width: 8, Height: 8,
+				Thresholds: steps("green", a("oasis_cpu_high.warn_percent"), "yellow", a("oasis_cpu_high.crit_percent"), "red"),
+				Queries: []Query{{Measurement: "cpu", Fields: []string{"usage_idle"}, RP: "hourly", Alias: "$tag_host $col",
+					Text: `SELECT 100 - mean("mean_usage_idle") AS "mean", 100 - min("min_usage_idle") AS "peak" FROM "hourly"."cpu" WHERE "cpu" = 'cpu-total' AND $timeFilter GROUP BY time($__interval), "host" fill(null)`}}},
+			{Title: "Memory used (hourly max)", Kind: TimeSeries, Unit: "percent", Width: 8, Height: 8,
+				Thresholds: steps("green", a("oasis_mem_high.warn_percent"), "yellow", a("oasis_mem_high.crit_percent"), "red"),
+				Queries:    []Query{withAlias(hourlyOf("mem", "", `"host"`, "max", "max", "used_percent"), "$tag_host")}},
+			{Title: "Disk used (hourly max)", Kind: TimeSeries, Unit: "percent", Width: 8, Height: 8,
+				Thresholds: steps("green", a("oasis_disk_high.warn_percent"), "yellow", a("oasis_disk_high.crit_percent"), "red"),
+				Queries:    []Query{withAlias(hourlyOf("disk", "", `"host", "path"`, "max", "max", "used_percent"), "$tag_host $tag_path")}},
+			{Title: "Peers (hourly)", Kind: TimeSeries, Unit: "none", Width: 12, Height: 8,
+				Thresholds: steps("red", a("oasis_peers_low.crit_peers"), "yellow", a("oasis_peers_low.warn_peers"), "green"),
+				Queries:    []Query{hourlyOf("oasis_node", byNode, "", "min", "last", "consensus_peers")}},
+			{Title: "Height (hourly)", Kind: TimeSeries, Unit: "none", Width: 12, Height: 8,
+				Queries: []Query{hourlyOf("oasis_node", byNode, "", "max", "last", "latest_height")}},
+		},
+	}
 }

@@ -2,6 +2,7 @@ package dashboards
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -62,11 +63,16 @@ func TestEveryPanelHasUnitAndQuery(t *testing.T) {
 				if q.Measurement == "" || len(q.Fields) == 0 {
 					t.Errorf("%s / %s: query does not say what it reads", d.File, p.Title)
 				}
-				if !strings.Contains(q.Text, `FROM "`+q.Measurement+`"`) {
-					t.Errorf("%s / %s: query does not read %s: %s", d.File, p.Title, q.Measurement, q.Text)
+				from, field := `FROM "`+q.Measurement+`"`, `"%s"`
+				if q.RP != "" {
+					// The aggregates' fields: last_f, mean_f, min_f, max_f.
+					from, field = `FROM "`+q.RP+`"."`+q.Measurement+`"`, `_%s"`
+				}
+				if !strings.Contains(q.Text, from) {
+					t.Errorf("%s / %s: query does not read %s: %s", d.File, p.Title, from, q.Text)
 				}
 				for _, f := range q.Fields {
-					if !strings.Contains(q.Text, `"`+f+`"`) {
+					if !strings.Contains(q.Text, fmt.Sprintf(field, f)) {
 						t.Errorf("%s / %s: field %s is not in the query: %s", d.File, p.Title, f, q.Text)
 					}
 				}

@@ -6,6 +6,7 @@
 package dashboards
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -27,6 +28,8 @@ type Dashboard struct {
 	// Vars are the template variables it uses: "node", "entity".
 	Vars   []string
 	Panels []Panel
+	// From is the time range it opens with (Grafana's "now-6h" if empty).
+	From string
 }
 
 // Kind is a panel's visualization.
@@ -84,6 +87,11 @@ type Query struct {
 	// FixedRange, when set, says why the query reads a window of its own
 	// instead of the dashboard's time range ($timeFilter).
 	FixedRange string
+	// RP is the retention policy it reads when not the default (autogen):
+	// "hourly", the hourly aggregates of influxdb/oasis-setup.sh, whose
+	// fields are the raw ones prefixed last_, mean_, min_ or max_. Fields
+	// still names the raw fields (the query aliases each aggregate back).
+	RP string
 }
 
 // Build returns the dashboard's JSON model as Grafana provisions it.
@@ -92,7 +100,7 @@ func (d Dashboard) Build() ([]byte, error) {
 		Uid(d.UID).
 		Description(d.Purpose).
 		Tags([]string{"oasis", "oasis-mission-control"}).
-		Time("now-6h", "now").
+		Time(cmp.Or(d.From, "now-6h"), "now").
 		Refresh("30s").
 		Tooltip(dashboard.DashboardCursorSyncCrosshair).
 		Readonly()
