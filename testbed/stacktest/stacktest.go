@@ -41,14 +41,15 @@ type Influx struct {
 	t testing.TB
 }
 
-// StartInflux starts a bootstrapped influxd (auth on, database and users made).
-func StartInflux(t testing.TB) *Influx {
+// StartInflux starts a bootstrapped influxd (auth on, database and users
+// made); settings adds INFLUXDB_* overrides.
+func StartInflux(t testing.TB, settings ...string) *Influx {
 	t.Helper()
 	port, err := proc.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	in, err := nativestack.NewInflux(devnettest.RepoRoot(), Bins(t), t.TempDir(), port)
+	in, err := nativestack.NewInflux(devnettest.RepoRoot(), Bins(t), t.TempDir(), port, settings...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,14 +1,17 @@
 package oasis_signing_test
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/oasis-mission-control/oasis-mission-control/internal/nodeclient"
 	"github.com/oasis-mission-control/oasis-mission-control/internal/signing"
 	"github.com/oasis-mission-control/oasis-mission-control/internal/statefile"
 	"github.com/oasis-mission-control/oasis-mission-control/testbed/devnettest"
@@ -35,7 +38,12 @@ func followDevnet(b *testing.B, allValidators bool) {
 	net := devnettest.Start(b, devnettest.Options{Validators: 4, BlockInterval: 100 * time.Millisecond, EpochBlocks: 50})
 	bin := devnettest.BuildCommand(b, "./cmd/oasis-telegraf")
 	c := net.Client(0)
-	tip := net.WaitForHeight(0, 300, 5*time.Minute)
+	tip := net.WaitForHeight(0, 1000, 5*time.Minute)
+	// The node's own limit, side by side: the same heights fetched with
+	// as many calls in flight as the plugin makes (fetchBatch, 32), before
+	// and after the plugin's backfill (the second run finds the node's
+	// caches warm, as the plugin did).
+	nodeBefore := nodeBlockRate(b, c, tip)
 
 	dir := b.TempDir()
 	state := filepath.Join(dir, "state.json")
@@ -65,7 +73,14 @@ func followDevnet(b *testing.B, allValidators bool) {
 		_, _ = p.stdin.Write([]byte("\n"))
 		time.Sleep(20 * time.Millisecond)
 	}
-	b.ReportMetric(float64(tip-2)/caughtUp.Seconds(), "backfill_blocks/s")
+	backfill := float64(tip-2) / caughtUp.Seconds()
+	b.StopTimer()
+	nodeAfter := nodeBlockRate(b, c, tip)
+	b.StartTimer()
+	b.ReportMetric(backfill, "backfill_blocks/s")
+	b.ReportMetric(nodeBefore, "node_32_in_flight_before_blocks/s")
+	b.ReportMetric(nodeAfter, "node_32_in_flight_after_blocks/s")
+	b.ReportMetric(backfill/((nodeBefore+nodeAfter)/2), "backfill/node")
 
 	cpuStart := cpuSeconds(b, p.cmd.Process.Pid)
 	var maxLag, sumLag, samples int64
@@ -99,6 +114,33 @@ func followDevnet(b *testing.B, allValidators bool) {
 	b.ReportMetric(float64(sumLag)/float64(samples), "mean_lag_blocks")
 	b.ReportMetric((cpuSeconds(b, p.cmd.Process.Pid)-cpuStart)/elapsed.Seconds()*100, "cpu_%")
 	b.ReportMetric(peakRSSMiB(b, p.cmd.Process.Pid), "peak_rss_MiB")
+}
+
+// nodeBlockRate fetches heights 2 to tip from the node as the plugin's
+// backfill does, 32 calls in flight at a time (oasis_signing's fetchBatch),
+// and returns the blocks per second: the node's own limit.
+func nodeBlockRate(b *testing.B, c *nodeclient.Client, tip int64) float64 {
+	const inFlight = 32
+	start := time.Now()
+	for from := int64(2); from <= tip; from += inFlight {
+		var wg sync.WaitGroup
+		errs := make([]error, inFlight)
+		for i := range int64(inFlight) {
+			if from+i > tip {
+				break
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, errs[i] = c.Block(b.Context(), from+i)
+			}()
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return float64(tip-1) / time.Since(start).Seconds()
 }
 
 // cpuSeconds is the user+system CPU time of process pid.
