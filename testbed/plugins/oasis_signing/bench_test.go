@@ -38,7 +38,7 @@ func followDevnet(b *testing.B, allValidators bool) {
 	net := devnettest.Start(b, devnettest.Options{Validators: 4, BlockInterval: 100 * time.Millisecond, EpochBlocks: 50})
 	bin := devnettest.BuildCommand(b, "./cmd/oasis-telegraf")
 	c := net.Client(0)
-	tip := net.WaitForHeight(0, 1000, 5*time.Minute)
+	tip := net.WaitForHeight(0, 500, 5*time.Minute)
 	// The node's own limit, side by side: the same heights fetched with
 	// as many calls in flight as the plugin makes (fetchBatch, 32), before
 	// and after the plugin's backfill (the second run finds the node's
