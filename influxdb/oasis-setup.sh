@@ -72,12 +72,17 @@ oasis_influxdb_setup() (
 		eval "val=\$$v"
 		case "$v:$val" in
 		raw:INF|hourly:INF) ;;
-		*:*[!0-9smhdw]*|*:|*:[!0-9]*)
-			echo "oasis-setup: retention setting \"$val\" is not a duration like 90d, 52w, 1h (or INF for the retention policies)" >&2
-			exit 2
-			;;
+		every:*[!0-9]*[!smhdw]|every:*[smhdw]*[smhdw]) bad=1 ;;
+		*:*[!0-9smhdw]*|*:|*:[!0-9]*) bad=1 ;;
 		esac
+		if [ -n "${bad:-}" ]; then
+			echo "oasis-setup: retention setting \"$val\" is not a duration like 90d, 52w, 1h (or INF for the retention policies; the aggregate interval: one number and one unit)" >&2
+			exit 2
+		fi
 	done
+	# Raw points go a shard (a day) at a time; kept for ever, a week.
+	shard=1d
+	[ "$raw" = INF ] && shard=7d
 	case "$feed" in
 	subscription|direct) ;;
 	*) echo "oasis-setup: OASIS_ALERT_FEED is \"$feed\": it is subscription (InfluxDB sends Kapacitor every point) or direct (Telegraf does)" >&2; exit 2 ;;
@@ -167,7 +172,7 @@ oasis_influxdb_setup() (
 	esac
 	# Retention: raw points in autogen (where Telegraf writes and the
 	# subscription reads) for $raw; hourly aggregates in "hourly".
-	q "ALTER RETENTION POLICY \"autogen\" ON \"$db\" DURATION $raw DEFAULT" "set autogen's duration to $raw (OASIS_RAW_RETENTION)"
+	q "ALTER RETENTION POLICY \"autogen\" ON \"$db\" DURATION $raw SHARD DURATION $shard DEFAULT" "set autogen's duration to $raw (OASIS_RAW_RETENTION, at least 1d)"
 	rps=$(post auth "SHOW RETENTION POLICIES ON \"$db\"")
 	case "$rps" in
 	*'"hourly"'*) q "ALTER RETENTION POLICY \"hourly\" ON \"$db\" DURATION $hourly" "set hourly's duration to $hourly (OASIS_HOURLY_RETENTION)" ;;

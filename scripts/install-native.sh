@@ -84,15 +84,28 @@ install -m 0644 grafana/dashboards/*.json "$(d "$CONFDIR")/grafana/dashboards/"
 # passwords InfluxDB was set up with). 0600 root: systemd reads them as root.
 password() { head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 env_file() { # name, then the content on stdin
-	local f
+	local f new added
 	f=$(d "$CONFDIR")/$1
-	if [ -e "$f" ]; then
-		echo "kept $f" >&2
-		cat >/dev/null
+	new=$(cat)
+	if [ ! -e "$f" ]; then
+		(umask 077 && printf '%s\n' "$new" >"$f")
+		echo "wrote $f" >&2
 		return
 	fi
-	(umask 077 && cat >"$f")
-	echo "wrote $f" >&2
+	# An upgrade: the file is kept (its passwords, your edits); a setting
+	# this release added is appended with its comment, so the services
+	# and the units that read it find it.
+	added=$(printf '%s\n' "$new" | awk -v have="$(sed -n 's/^\([A-Za-z_0-9]*\)=.*/\1/p' "$f" | tr '\n' ' ')" '
+		BEGIN { n = split(have, h, " "); for (i = 1; i <= n; i++) known[h[i]] = 1 }
+		/^#/ { c = c $0 "\n"; next }
+		/^[A-Za-z_0-9]+=/ { k = $0; sub(/=.*/, "", k); if (!(k in known)) printf "%s%s\n", c, $0; c = ""; next }
+		{ c = "" }')
+	if [ -n "$added" ]; then
+		printf '\n# Added by make install: settings new in this release.\n%s\n' "$added" >>"$f"
+		echo "kept $f, added $(printf '%s\n' "$added" | sed -n 's/^\([A-Za-z_0-9]*\)=.*/\1/p' | tr '\n' ' ')" >&2
+	else
+		echo "kept $f" >&2
+	fi
 }
 admin_pw=$(password) telegraf_pw=$(password) grafana_pw=$(password) kapacitor_pw=$(password) grafana_admin_pw=$(password)
 setup_env=$(d "$CONFDIR")/influxdb-setup.env
@@ -263,7 +276,7 @@ StateDirectoryMode=0700
 EnvironmentFile=$CONFDIR/telegraf.env
 # A disk buffer torn by a full disk would stop Telegraf at every start:
 # repaired (or moved aside) first, and said in the journal.
-ExecStartPre=$BINDIR/oasis-telegraf -check-buffer $STATEDIR/buffer
+ExecStartPre=$BINDIR/oasis-telegraf -check-buffer \${OASIS_BUFFER_DIR}
 ExecStart=
 ExecStart=$TELEGRAF_BIN --strict-env-handling --config $CONFDIR/telegraf.conf --config $CONFDIR/telegraf-native.conf --config-directory $CONFDIR/oasis/nodes \$TELEGRAF_OPTS
 EOF

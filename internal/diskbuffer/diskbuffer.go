@@ -133,9 +133,12 @@ func checkLog(path string, now time.Time) (Result, error) {
 	}
 	problem := err.Error()
 	moved := path + QuarantineMark + now.UTC().Format("20060102T150405Z")
-	if cut, seg, ok := cutTornEnd(path, moved); ok {
+	// The cut bytes and a log moved whole get names of their own: a log
+	// still unreadable after the cut is moved too.
+	aside := moved + "-cut"
+	if cut, seg, ok := cutTornEnd(path, aside); ok {
 		if n, err := readAll(path); err == nil {
-			return Result{Path: path, Outcome: Repaired, Points: n, Bytes: dirSize(path), Cut: cut, MovedTo: moved,
+			return Result{Path: path, Outcome: Repaired, Points: n, Bytes: dirSize(path), Cut: cut, MovedTo: aside,
 				Problem: fmt.Sprintf("%s: segment %s holds a damaged point", problem, seg)}, nil
 		}
 	}

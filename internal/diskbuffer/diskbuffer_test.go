@@ -217,3 +217,45 @@ func telegrafRefuses(dir, id string) (refused bool) {
 	buf.BeginTransaction(1 << 20)
 	return false
 }
+
+// A torn end and damage in an earlier segment: the cut does not make the
+// log readable, so the whole log is moved aside too, to a name of its own
+// (the cut bytes already have theirs), and Telegraf starts.
+func TestTornEndAndEarlierDamageMovesTheLogAside(t *testing.T) {
+	dir := t.TempDir()
+	writeBuffer(t, dir, "out1", 5)
+	log := filepath.Join(dir, "out1")
+	first := lastSegment(t, log)
+	data, err := os.ReadFile(first)
+	require.NoError(t, err)
+	// A second segment holding five more points, then a torn end on it.
+	second := filepath.Join(log, "00000000000000000006")
+	require.NoError(t, os.WriteFile(second, append(append([]byte{}, data...), 0xc8, 0x03), 0o640))
+	// And the first segment's third point says more than the file holds.
+	off := 0
+	for range 2 {
+		size, n := binary.Uvarint(data[off:])
+		off += n + int(size)
+	}
+	data[off], data[off+1] = 0xff, 0x7f
+	require.NoError(t, os.WriteFile(first, data, 0o640))
+
+	results, err := Check(dir, now)
+	require.NoError(t, err)
+	require.Len(t, results, 1)
+	r := results[0]
+	require.Equal(t, Quarantined, r.Outcome, r.String())
+	require.DirExists(t, r.MovedTo)
+	require.DirExists(t, r.MovedTo+"-cut", "the torn end's bytes")
+	require.Empty(t, readBuffer(t, dir, "out1"), "Telegraf starts with an empty buffer")
+
+	results, err = Check(dir, now.Add(time.Minute))
+	require.NoError(t, err)
+	aside := 0
+	for _, r := range results {
+		if r.Outcome == SetAside {
+			aside++
+		}
+	}
+	require.Equal(t, 2, aside, "both are named at the next start")
+}

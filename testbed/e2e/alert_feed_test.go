@@ -73,7 +73,8 @@ func TestAlertsLiveDirectFeed(t *testing.T) {
 	restarted := time.Now()
 	net.StartValidator(0)
 	sink.await(t, restarted, "oasis_node_down:"+own.NodeID, "OK", 40*time.Second)
-	require.Contains(t, tg.Log(), "Error writing to outputs.influxdb", "InfluxDB was down all along")
+	require.Contains(t, tg.Log(), "Error writing to outputs.influxdb: ", "InfluxDB was down all along (not the kapacitor output, outputs.influxdb::kapacitor)")
+	require.NotContains(t, tg.Log(), "Error writing to outputs.influxdb::kapacitor", "Kapacitor took every write")
 
 	// InfluxDB back: what Telegraf held for it arrives, the outage's
 	// failed gathers (up=0) among it.

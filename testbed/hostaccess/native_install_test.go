@@ -144,8 +144,10 @@ func TestNativeInstall(t *testing.T) {
 	bufferDir := filepath.Join(stateDir, "buffer")
 	require.Equal(t, bufferDir, env["OASIS_BUFFER_DIR"])
 	require.Equal(t, "disk", env["OASIS_BUFFER_STRATEGY"])
-	require.Equal(t, []string{env["OASIS_TELEGRAF_BIN"] + " -check-buffer " + bufferDir}, unit["ExecStartPre"])
-	pre := strings.Fields(unit["ExecStartPre"][0])
+	// The check reads the same setting Telegraf does (systemd expands it
+	// from the EnvironmentFile).
+	require.Equal(t, []string{env["OASIS_TELEGRAF_BIN"] + " -check-buffer ${OASIS_BUFFER_DIR}"}, unit["ExecStartPre"])
+	pre := strings.Fields(os.Expand(unit["ExecStartPre"][0], func(k string) string { return env[k] }))
 	prechecked := runAsWith(t, cred, environ, pre[0], pre[1:]...)
 	require.Equal(t, 0, prechecked.code, "ExecStartPre:\n%s%s", prechecked.stdout, prechecked.stderr)
 	require.Contains(t, prechecked.stderr, "no buffer yet")
@@ -247,9 +249,30 @@ func TestNativeInstall(t *testing.T) {
 	require.Equal(t, strings.TrimPrefix(in.URL, "http://"), influxEnv["INFLUXDB_HTTP_BIND_ADDRESS"])
 
 	// A second make install keeps the env files (InfluxDB has their
-	// passwords) and replaces the configuration.
+	// passwords) and replaces the configuration. Settings a release adds
+	// are appended to a kept file (here: as if telegraf.env came from a
+	// release without the disk buffer).
+	tgEnvPath := filepath.Join(conf, "telegraf.env")
+	raw, err := os.ReadFile(tgEnvPath)
+	require.NoError(t, err)
+	var older []string
+	for _, line := range strings.Split(string(raw), "\n") {
+		if !strings.HasPrefix(line, "OASIS_BUFFER_") {
+			older = append(older, line)
+		}
+	}
+	require.NoError(t, os.WriteFile(tgEnvPath, []byte(strings.Join(older, "\n")), 0o600))
 	out2 := install()
-	require.Contains(t, out2, "kept "+filepath.Join(conf, "telegraf.env"))
+	require.Contains(t, out2, "kept "+filepath.Join(conf, "kapacitor.env")+"\n")
+	require.Contains(t, out2, "kept "+tgEnvPath+", added OASIS_BUFFER_STRATEGY OASIS_BUFFER_DIR")
+	upgraded := readEnvFile(t, tgEnvPath)
+	require.Equal(t, bufferDir, upgraded["OASIS_BUFFER_DIR"])
+	require.Equal(t, "disk", upgraded["OASIS_BUFFER_STRATEGY"])
+	require.Equal(t, env["INFLUX_PASSWORD"], upgraded["INFLUX_PASSWORD"], "the kept password")
+	require.Len(t, upgraded, len(env), "nothing else added")
+	out3 := install()
+	require.Contains(t, out3, "kept "+tgEnvPath+"\n", "added once")
+	requireOwned(t, tgEnvPath, 0, 0o600)
 	require.Equal(t, setup, readEnvFile(t, filepath.Join(conf, "influxdb-setup.env")))
 }
 
