@@ -42,7 +42,7 @@ func BenchmarkDiskBufferAdd(b *testing.B) {
 			}
 		}
 		require.NoError(b, buf.Close())
-		bytes = dirSize(filepath.Join(dir, "out"))
+		bytes = DirSize(filepath.Join(dir, "out"))
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(bytes)/float64(len(points)), "bytes/point")
@@ -70,7 +70,7 @@ func BenchmarkDiskBufferDrain(b *testing.B) {
 				b.Fatal("point dropped")
 			}
 		}
-		size := dirSize(filepath.Join(dir, "out"))
+		size := DirSize(filepath.Join(dir, "out"))
 		b.StartTimer()
 		start := time.Now()
 		drained := 0

@@ -114,7 +114,7 @@ func Check(dir string, now time.Time) ([]Result, error) {
 		}
 		path := filepath.Join(dir, e.Name())
 		if strings.Contains(e.Name(), QuarantineMark) {
-			results = append(results, Result{Path: path, Outcome: SetAside, Bytes: dirSize(path)})
+			results = append(results, Result{Path: path, Outcome: SetAside, Bytes: DirSize(path)})
 			continue
 		}
 		r, err := checkLog(path, now)
@@ -129,7 +129,7 @@ func Check(dir string, now time.Time) ([]Result, error) {
 func checkLog(path string, now time.Time) (Result, error) {
 	n, err := readAll(path)
 	if err == nil {
-		return Result{Path: path, Outcome: Intact, Points: n, Bytes: dirSize(path)}, nil
+		return Result{Path: path, Outcome: Intact, Points: n, Bytes: DirSize(path)}, nil
 	}
 	problem := err.Error()
 	moved := path + QuarantineMark + now.UTC().Format("20060102T150405Z")
@@ -138,7 +138,7 @@ func checkLog(path string, now time.Time) (Result, error) {
 	aside := moved + "-cut"
 	if cut, seg, ok := cutTornEnd(path, aside); ok {
 		if n, err := readAll(path); err == nil {
-			return Result{Path: path, Outcome: Repaired, Points: n, Bytes: dirSize(path), Cut: cut, MovedTo: aside,
+			return Result{Path: path, Outcome: Repaired, Points: n, Bytes: DirSize(path), Cut: cut, MovedTo: aside,
 				Problem: fmt.Sprintf("%s: segment %s holds a damaged point", problem, seg)}, nil
 		}
 	}
@@ -248,7 +248,8 @@ func segments(path string) ([]string, error) {
 	return names, nil
 }
 
-func dirSize(path string) int64 {
+// DirSize is the bytes of the files under path (a buffer, a database).
+func DirSize(path string) int64 {
 	var total int64
 	_ = filepath.WalkDir(path, func(_ string, d os.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"fmt"
+	"github.com/oasis-mission-control/oasis-mission-control/internal/diskbuffer"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -92,29 +93,16 @@ func write(url string, body []byte) error {
 	return nil
 }
 
-func dirSize(path string) int64 {
-	var total int64
-	_ = filepath.WalkDir(path, func(_ string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			if info, err := d.Info(); err == nil {
-				total += info.Size()
-			}
-		}
-		return nil
-	})
-	return total
-}
-
 // compacted waits until InfluxDB has written its WAL out to compressed
 // files (the benchmark's InfluxDB does so after 1 s without writes) and
 // returns the retention policy's size on disk.
 func compacted(b *testing.B, dataDir, walDir, rp string) int64 {
-	wait.Until(b, func() bool { return dirSize(walDir) < 1<<20 }, 10*time.Minute, 2*time.Second, "the WAL written out")
+	wait.Until(b, func() bool { return diskbuffer.DirSize(walDir) < 1<<20 }, 10*time.Minute, 2*time.Second, "the WAL written out")
 	var last int64 = -1
 	size := int64(0)
 	// Full compactions follow the snapshots; the size settles.
 	wait.Until(b, func() bool {
-		size = dirSize(filepath.Join(dataDir, "telegraf", rp))
+		size = diskbuffer.DirSize(filepath.Join(dataDir, "telegraf", rp))
 		settled := size == last
 		last = size
 		return settled

@@ -2,6 +2,7 @@ package outage
 
 import (
 	"fmt"
+	"github.com/oasis-mission-control/oasis-mission-control/internal/diskbuffer"
 	"os"
 	"path/filepath"
 	"sort"
@@ -74,7 +75,7 @@ func BenchmarkOutageBuffer(b *testing.B) {
 			}
 		}
 		require.NoError(b, buf.Close())
-		bytes += dirSizeOf(filepath.Join(state, "buffer", d.Name()))
+		bytes += diskbuffer.DirSize(filepath.Join(state, "buffer", d.Name()))
 	}
 	require.Positive(b, points)
 	perBlock := count["oasis_signing_block"]
@@ -100,17 +101,4 @@ func BenchmarkOutageBuffer(b *testing.B) {
 	b.ReportMetric(perHour/(1<<20), "MiB/hour@mainnet")
 	b.ReportMetric(float64(1<<30)/perHour/24, "days/GiB@mainnet")
 	b.ReportMetric(0, "ns/op")
-}
-
-func dirSizeOf(path string) int64 {
-	var total int64
-	_ = filepath.WalkDir(path, func(_ string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			if info, err := d.Info(); err == nil {
-				total += info.Size()
-			}
-		}
-		return nil
-	})
-	return total
 }
