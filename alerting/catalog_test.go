@@ -362,6 +362,10 @@ func TestEveryAlertIsProvenAndDocumented(t *testing.T) {
 	}
 	// Every template is used by a task.
 	tmpls, _ := filepath.Glob(filepath.Join(repo, "kapacitor", "load", "templates", "*.tick"))
+	silenceTick, err := os.ReadFile(filepath.Join(repo, "kapacitor", "load", "templates", "oasis_silence.tick"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, f := range tmpls {
 		name := strings.TrimSuffix(filepath.Base(f), ".tick")
 		used, heartbeat, silence := false, false, false
@@ -377,14 +381,20 @@ func TestEveryAlertIsProvenAndDocumented(t *testing.T) {
 		if heartbeat {
 			continue
 		}
-		// Every alert is held back by a silence (category 'oasis',
-		// inhibited by oasis_silence), but the silence's own notice.
-		if silence {
-			if !strings.Contains(string(b), ".inhibit('oasis')") {
-				t.Errorf("template %s: a silence must hold back category 'oasis' (.inhibit('oasis'))", name)
+		// Every alert is held back by a silence, but the silence's own
+		// notice: its category is its name (so one alert can be muted
+		// alone), its IDs start with that name, and oasis_silence
+		// inhibits that category.
+		if !silence {
+			if !strings.Contains(string(b), ".category('"+name+"')") {
+				t.Errorf("template %s: no .category('%s'): a silence (oasis_silence) would not hold it back", name, name)
 			}
-		} else if !strings.Contains(string(b), ".category('oasis')") {
-			t.Errorf("template %s: no .category('oasis'): a silence (oasis_silence) would not hold it back", name)
+			if !strings.Contains(string(b), ".id('"+name+":") && !strings.Contains(string(b), ".id('"+name+"')") {
+				t.Errorf("template %s: its alert IDs must start with %s (a mute of %s names it so)", name, name, name)
+			}
+			if !strings.Contains(string(silenceTick), ".inhibit('"+name+"')") {
+				t.Errorf("oasis_silence.tick does not inhibit category %s: a silence would not hold %s back", name, name)
+			}
 		}
 		if !strings.Contains(string(b), "\nvar remind_every = ") || !strings.Contains(string(b), ".stateChangesOnly(remind_every)") {
 			t.Errorf("template %s does not send reminders: it needs var remind_every and .stateChangesOnly(remind_every)", name)

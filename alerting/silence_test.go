@@ -143,3 +143,107 @@ func TestSilence(t *testing.T) {
 	}
 	t.Logf("over: %s", over.Message)
 }
+
+// TestSilenceOneAlert: a silence of one alert (oasis-silence.sh's third
+// argument, the bot's /mute DURATION ALERT) holds back that alert only.
+// Muting another alert leaves our node's outage paging; muting
+// oasis_node_down holds it back; `off` sends it again.
+func TestSilenceOneAlert(t *testing.T) {
+	skipReplays(t)
+	rec, ev := recording(t)
+	node := healthyPhase(rec, ev).only("oasis_node").where("node_id", ev.OwnNodeID)
+	input := inputOf(healthyPhase(rec, ev), "oasis_node")
+	if len(node) == 0 || len(input) == 0 {
+		t.Fatal("no oasis_node points recorded")
+	}
+	k := startKapacitor(t, nil, nil, nil)
+	t0 := time.Now()
+	at := func(i int) time.Time { return t0.Add(time.Duration(i) * 2 * time.Second) }
+	gather := func(i int, up bool) {
+		n, in := node[0], input[0]
+		n.Time, in.Time = at(i), at(i)
+		if !up {
+			n.Fields = map[string]any{"up": int64(0), "down_reason": "no_socket"}
+		}
+		k.write(t, series{n, in}.lp(t))
+	}
+	wantEvent := func(id, level string, after int) event {
+		t.Helper()
+		var got event
+		waitUntil(t, 25*time.Second, func() error {
+			for _, e := range k.all()[after:] {
+				if e.ID == id && e.Level == level {
+					got = e
+					return nil
+				}
+			}
+			return fmt.Errorf("no %s event of %s:\n%s", level, id, show(k.all()))
+		})
+		return got
+	}
+	nodeDown := "oasis_node_down:" + ev.OwnNodeID
+
+	// Another alert muted: the node's outage still pages.
+	t.Log(k.silence(t, "1h", "noisy peers", "oasis_peers_low"))
+	gather(0, true)
+	notice := wantEvent("oasis_silence:oasis_peers_low", "INFO", 0)
+	t.Logf("notice: %s", notice.Message)
+	if !strings.Contains(notice.Message, "oasis_peers_low is muted until") || !strings.Contains(notice.Message, "every other alert is sent") {
+		t.Errorf("the notice does not say which alert, until when: %s", notice.Message)
+	}
+	for i := 1; i <= 30; i++ {
+		gather(i, false)
+	}
+	wantEvent(nodeDown, "CRITICAL", 0)
+
+	// oasis_node_down muted: its recovery and its next outage are held back.
+	t.Log(k.silence(t, "1h", "maintenance", "oasis_node_down"))
+	mark := len(k.all())
+	// The silence holds alerts back once its notice is out (the task is
+	// evaluated on the wall clock, up to 10 s after the first point).
+	gather(31, false)
+	wantEvent("oasis_silence:oasis_node_down", "INFO", mark)
+	for i := 32; i <= 60; i++ {
+		gather(i, i < 40)
+	}
+	waitUntil(t, 10*time.Second, func() error {
+		if n, err := k.AlertNodeCollected("oasis_node_down"); err != nil || n < 61 {
+			return fmt.Errorf("oasis_node_down evaluated %d points (%v)", n, err)
+		}
+		return nil
+	})
+	for _, e := range k.all()[mark:] {
+		if e.ID == nodeDown {
+			t.Fatalf("oasis_node_down sent while muted:\n%s", show(k.all()[mark:]))
+		}
+	}
+	t.Log(k.silence(t, "off"))
+	mark = len(k.all())
+	gather(61, false)
+	wantEvent("oasis_silence:oasis_node_down", "OK", mark)
+	for i := 62; i <= 90; i++ {
+		gather(i, false)
+	}
+	// Muted, it went OK and back to CRITICAL unseen; after the mute its
+	// reminder or next change is sent.
+	waitUntil(t, 10*time.Second, func() error {
+		if n, err := k.AlertNodeCollected("oasis_node_down"); err != nil || n < 91 {
+			return fmt.Errorf("oasis_node_down evaluated %d points (%v)", n, err)
+		}
+		return nil
+	})
+	t.Logf("after off:\n%s", show(k.all()[mark:]))
+}
+
+// TestSilenceScriptRefusesAlertName: a third argument that is not an
+// alert's name is refused before Kapacitor is asked.
+func TestSilenceScriptRefusesAlertName(t *testing.T) {
+	for _, bad := range []string{"peers", "oasis_silence", "oasis_watchdog", "oasis_Node", "oasis_node;rm"} {
+		cmd := exec.Command("sh", filepath.Join(repo, "scripts", "oasis-silence.sh"), "1h", "x", bad)
+		cmd.Env = append(cmd.Environ(), "KAPACITOR_URL=http://127.0.0.1:1")
+		out, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "want an alert's name") {
+			t.Errorf("oasis-silence.sh 1h x %s: %v %s", bad, err, out)
+		}
+	}
+}

@@ -5,8 +5,12 @@
 # which holds back every alert until the time given and then ends on its
 # own. docs/alerts.md#oasis_silence
 #
-#   oasis-silence.sh DURATION [REASON]   e.g. oasis-silence.sh 2h "network upgrade"
-#   oasis-silence.sh off                 end the silence now
+#   oasis-silence.sh DURATION [REASON [ALERT]]   e.g. oasis-silence.sh 2h "network upgrade"
+#   oasis-silence.sh off                         end the silence now
+#
+# ALERT: one alert's name (e.g. oasis_peers_low) to silence only that
+# alert, for every node; without it every alert is silenced. One silence
+# at a time: a new one replaces the last.
 #
 # DURATION: a number and s, m, h or d (at most 7d; the silence is checked
 # every 10 s, so it ends up to 10 s after its time). REASON: letters,
@@ -29,6 +33,10 @@ usage() {
 
 if [ "$1" = off ]; then
 	until=0 until_text='' reason=''
+	# Keep the name of a muted alert: its notice's state carries over the
+	# task's restart, so the RECOVERED notice is sent.
+	alert=$(curl -sS "$url/kapacitor/v1/tasks/oasis_silence" 2>/dev/null | tr -d ' \n\t' |
+		sed -n 's/.*"alert_name":{"type":"string","value":"\([a-z_]*\)".*/\1/p') || alert=''
 else
 	case "$1" in
 	*[!0-9smhd]* | [!0-9]* | *[smhd]?*) echo "oasis-silence: duration $1: want a number and s, m, h or d, e.g. 2h" >&2; exit 2 ;;
@@ -55,6 +63,13 @@ else
 	reason=${2:-planned maintenance}
 	case "$reason" in
 	*[!A-Za-z0-9\ .,:_/\(\)-]*) echo "oasis-silence: reason: letters, digits, spaces and . , : _ / ( ) - only" >&2; exit 2 ;;
+	esac
+	alert=${3:-}
+	case "$alert" in
+	'') ;;
+	oasis_silence | oasis_watchdog | *[!a-z_]* | [!o]* ) echo "oasis-silence: alert $alert: want an alert's name, e.g. oasis_peers_low (docs/alerts.md)" >&2; exit 2 ;;
+	oasis_*) ;;
+	*) echo "oasis-silence: alert $alert: want an alert's name, e.g. oasis_peers_low (docs/alerts.md)" >&2; exit 2 ;;
 	esac
 	until=$(( $(date +%s) + secs ))
 	until_text=$(date -u -d "@$until" '+%Y-%m-%d %H:%M:%S UTC')
@@ -87,10 +102,12 @@ patch() {
 }
 patch '{"status":"disabled"}'
 # Disabled, the task holds nothing back: if enabling fails, alerts are sent.
-patch "$(printf '{"status":"enabled","vars":{"until":{"type":"int","value":%s},"until_text":{"type":"string","value":"%s"},"reason":{"type":"string","value":"%s"},"remind_every":{"type":"duration","value":"%s"}}}' \
-	"$until" "$until_text" "$reason" "$remind")"
+patch "$(printf '{"status":"enabled","vars":{"until":{"type":"int","value":%s},"until_text":{"type":"string","value":"%s"},"reason":{"type":"string","value":"%s"},"alert_name":{"type":"string","value":"%s"},"remind_every":{"type":"duration","value":"%s"}}}' \
+	"$until" "$until_text" "$reason" "$alert" "$remind")"
 if [ "$until" = 0 ]; then
 	echo "oasis-silence: no silence; alerts are sent as usual"
+elif [ -n "$alert" ]; then
+	echo "oasis-silence: $alert silenced until $until_text ($reason); every other alert is sent; oasis-silence.sh off ends it sooner"
 else
 	echo "oasis-silence: alerts silenced until $until_text ($reason); oasis-silence.sh off ends it sooner"
 fi
