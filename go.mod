@@ -6,7 +6,9 @@ require (
 	github.com/BurntSushi/toml v1.6.0
 	github.com/cometbft/cometbft v0.37.18
 	github.com/compose-spec/compose-go v1.20.2
+	github.com/go-telegram/bot v1.19.0
 	github.com/grafana/grafana-foundation-sdk/go v0.0.22
+	github.com/influxdata/influxdb1-client v0.0.0-20220302092344-a9ab5670611c
 	github.com/influxdata/telegraf v1.37.2
 	github.com/influxdata/toml v0.0.0-20251106153700-c381e153d076
 	github.com/oasisprotocol/oasis-core/go v0.2601.0

@@ -1,0 +1,243 @@
+// Command oasis-bot answers an operator's Telegram commands (/status,
+// /signing, /stake, /gov, /system, /alerts, /mute, /unmute, /help) from
+// the numbers the stack keeps in InfluxDB, and sends a digest at set times.
+// Configured from the environment (secrets never on the command line):
+// docs/bot.md. Off unless configured: the compose stack runs it only with
+// the bot profile, the native install only when its unit is enabled.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+	_ "time/tzdata" // OASIS_BOT_DIGEST_TZ without the host's zoneinfo (a slim image)
+
+	tg "github.com/go-telegram/bot"
+	"github.com/go-telegram/bot/models"
+
+	"github.com/oasis-mission-control/oasis-mission-control/internal/bot"
+	"github.com/oasis-mission-control/oasis-mission-control/internal/buildinfo"
+	"github.com/oasis-mission-control/oasis-mission-control/internal/readings"
+	"github.com/oasis-mission-control/oasis-mission-control/internal/silence"
+)
+
+func main() {
+	showVersion := flag.Bool("version", false, "print the version, the commit it was built from and the Go version, and exit")
+	flag.Usage = func() {
+		fmt.Fprintln(os.Stderr, "usage: oasis-bot [-version]\nConfigured from the environment: docs/bot.md")
+	}
+	flag.Parse()
+	if *showVersion {
+		fmt.Println(buildinfo.String("oasis-bot"))
+		return
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Getenv, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "oasis-bot:", err)
+		os.Exit(1)
+	}
+}
+
+// config is the environment, read and checked.
+type config struct {
+	token       string
+	apiURL      string
+	allowed     map[int64]bool
+	digestChats []int64
+	schedule    *bot.Schedule
+	limit       int
+	influxURL   string
+	influxDB    string
+	influxUser  string
+	influxPass  string
+	kapacitor   string
+	remind      time.Duration
+}
+
+func chatIDs(name, v string) ([]int64, error) {
+	var ids []int64
+	for _, f := range strings.Split(v, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		id, err := strconv.ParseInt(f, 10, 64)
+		if err != nil || id == 0 {
+			return nil, fmt.Errorf("%s: %q is not a chat ID (a number such as 123456789, or -100123456789 for a group; docs/bot.md#chat-id)", name, f)
+		}
+		ids = append(ids, id)
+	}
+	return ids, nil
+}
+
+func loadConfig(env func(string) string) (config, error) {
+	get := func(k, def string) string {
+		if v := strings.TrimSpace(env(k)); v != "" {
+			return v
+		}
+		return def
+	}
+	c := config{
+		token:      strings.TrimSpace(env("TELEGRAM_BOT_TOKEN")),
+		apiURL:     get("TELEGRAM_API_URL", "https://api.telegram.org"),
+		influxURL:  get("INFLUX_URL", "http://127.0.0.1:8086"),
+		influxDB:   get("INFLUX_DB", "telegraf"),
+		influxUser: get("OASIS_BOT_INFLUX_USER", "bot"),
+		influxPass: env("BOT_INFLUX_PASSWORD"),
+		kapacitor:  get("KAPACITOR_URL", "http://127.0.0.1:9092"),
+	}
+	if c.token == "" {
+		return c, errors.New("TELEGRAM_BOT_TOKEN is empty: the token BotFather gave (docs/bot.md#create-the-bot)")
+	}
+	if c.influxPass == "" {
+		return c, errors.New("BOT_INFLUX_PASSWORD is empty: the password of the bot's read-only InfluxDB user (docs/bot.md)")
+	}
+	ids, err := chatIDs("OASIS_BOT_CHAT_IDS", get("OASIS_BOT_CHAT_IDS", env("TELEGRAM_CHAT_ID")))
+	if err != nil {
+		return c, err
+	}
+	if len(ids) == 0 {
+		return c, errors.New("OASIS_BOT_CHAT_IDS (or TELEGRAM_CHAT_ID) is empty: the bot answers only chats on it (docs/bot.md#chat-id)")
+	}
+	c.allowed = map[int64]bool{}
+	for _, id := range ids {
+		c.allowed[id] = true
+	}
+	c.digestChats = ids
+	if v := env("OASIS_BOT_DIGEST_CHAT_IDS"); strings.TrimSpace(v) != "" {
+		if c.digestChats, err = chatIDs("OASIS_BOT_DIGEST_CHAT_IDS", v); err != nil {
+			return c, err
+		}
+	}
+	if c.schedule, err = bot.ParseSchedule(get("OASIS_BOT_DIGEST_TIMES", "08:00,20:00"), get("OASIS_BOT_DIGEST_TZ", "UTC")); err != nil {
+		return c, err
+	}
+	c.limit, err = strconv.Atoi(get("OASIS_BOT_RATE_LIMIT", strconv.Itoa(bot.DefaultLimit)))
+	if err != nil || c.limit < 1 || c.limit > 600 {
+		return c, fmt.Errorf("OASIS_BOT_RATE_LIMIT: commands a chat may send a minute, 1 to 600 (default %d)", bot.DefaultLimit)
+	}
+	c.remind = silence.DefaultRemind
+	if v := env("OASIS_SILENCE_REMIND"); v != "" {
+		if c.remind, err = time.ParseDuration(v); err != nil || c.remind < time.Minute {
+			return c, errors.New("OASIS_SILENCE_REMIND: a duration of at least 1m, e.g. 1h")
+		}
+	}
+	return c, nil
+}
+
+// maxMessage is Telegram's limit on a message's length, in characters.
+const maxMessage = 4096
+
+// split cuts a long text at line ends into messages Telegram takes.
+func split(text string) []string {
+	var out []string
+	for len([]rune(text)) > maxMessage {
+		r := []rune(text)[:maxMessage]
+		cut := strings.LastIndexByte(string(r), '\n')
+		if cut <= 0 {
+			cut = len(string(r))
+		}
+		out = append(out, text[:cut])
+		text = strings.TrimLeft(text[cut:], "\n")
+	}
+	return append(out, text)
+}
+
+func run(ctx context.Context, env func(string) string, stderr io.Writer) error {
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	c, err := loadConfig(env)
+	if err != nil {
+		return err
+	}
+	data, err := readings.New(c.influxURL, c.influxUser, c.influxPass, c.influxDB)
+	if err != nil {
+		return err
+	}
+	b := &bot.Bot{
+		Data:    data,
+		Mute:    &silence.Client{URL: c.kapacitor, Remind: c.remind},
+		Allowed: c.allowed,
+		Limit:   c.limit,
+		Log:     log,
+	}
+	mask := func(s string) string { return strings.ReplaceAll(s, c.token, "***") }
+	var api *tg.Bot
+	api, err = tg.New(c.token,
+		tg.WithServerURL(c.apiURL),
+		tg.WithErrorsHandler(func(err error) { log.Error("Telegram", "error", mask(err.Error())) }),
+		tg.WithDefaultHandler(func(ctx context.Context, _ *tg.Bot, u *models.Update) {
+			m := u.Message
+			if m == nil {
+				return
+			}
+			from := ""
+			if m.From != nil {
+				from = m.From.Username
+				if from == "" {
+					from = strconv.FormatInt(m.From.ID, 10)
+				}
+			}
+			reply, send := b.Handle(ctx, m.Chat.ID, from, m.Text)
+			if !send {
+				return
+			}
+			for _, part := range split(reply) {
+				if _, err := api.SendMessage(ctx, &tg.SendMessageParams{ChatID: m.Chat.ID, Text: part}); err != nil {
+					log.Error("sending an answer", "chat", m.Chat.ID, "error", mask(err.Error()))
+				}
+			}
+		}),
+	)
+	if err != nil {
+		return fmt.Errorf("Telegram at %s did not take the token (getMe): %s", c.apiURL, mask(err.Error()))
+	}
+	log.Info("oasis-bot started", "version", buildinfo.String("oasis-bot"), "chats", len(c.allowed),
+		"influxdb", c.influxURL, "kapacitor", c.kapacitor, "digest", scheduleText(c.schedule))
+	if c.schedule != nil {
+		go digests(ctx, b, api, c, log, mask)
+	}
+	api.Start(ctx)
+	log.Info("oasis-bot stopped")
+	return nil
+}
+
+func scheduleText(s *bot.Schedule) string {
+	if s == nil {
+		return "off"
+	}
+	return s.String()
+}
+
+// digests sends the digest to the digest chats at each scheduled time.
+func digests(ctx context.Context, b *bot.Bot, api *tg.Bot, c config, log *slog.Logger, mask func(string) string) {
+	for {
+		next := c.schedule.Next(time.Now())
+		log.Info("next digest", "at", next.Format(time.RFC3339))
+		t := time.NewTimer(time.Until(next))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		text := b.Digest(ctx)
+		for _, chat := range c.digestChats {
+			for _, part := range split(text) {
+				if _, err := api.SendMessage(ctx, &tg.SendMessageParams{ChatID: chat, Text: part}); err != nil {
+					log.Error("sending the digest", "chat", chat, "error", mask(err.Error()))
+				}
+			}
+		}
+		log.Info("digest sent", "chats", len(c.digestChats))
+	}
+}
