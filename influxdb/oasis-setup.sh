@@ -54,6 +54,7 @@
 #   INFLUX_PASSWORD            telegraf's, required
 #   GRAFANA_INFLUX_PASSWORD    grafana's, required
 #   KAPACITOR_INFLUX_PASSWORD  kapacitor's, required
+#   BOT_INFLUX_PASSWORD        the chat bot's (read-only); no user bot when empty
 
 # A function with a subshell body: when the image sources this file, an
 # error here ends only the subshell, and the image's `set -e` init stops on
@@ -160,6 +161,14 @@ oasis_influxdb_setup() (
 	q "GRANT READ ON \"$db\" TO \"grafana\"" "grant grafana READ"
 	q "CREATE USER \"kapacitor\" WITH PASSWORD $(quote "$KAPACITOR_INFLUX_PASSWORD")" "create user kapacitor (KAPACITOR_INFLUX_PASSWORD differs from the one it has?)"
 	q "GRANT READ ON \"$db\" TO \"kapacitor\"" "grant kapacitor READ"
+	# The chat bot's read-only user, only when the bot is configured.
+	if [ -n "${BOT_INFLUX_PASSWORD:-}" ]; then
+		q "CREATE USER \"bot\" WITH PASSWORD $(quote "$BOT_INFLUX_PASSWORD")" "create user bot (BOT_INFLUX_PASSWORD differs from the one it has?)"
+		q "GRANT READ ON \"$db\" TO \"bot\"" "grant bot READ"
+		readers="grafana, kapacitor and bot"
+	else
+		readers="grafana and kapacitor"
+	fi
 
 	# The subscription, made once: an existing one is left as it is (drop
 	# it to change KAPACITOR_URL). With the direct feed there is none.
@@ -200,9 +209,9 @@ oasis_influxdb_setup() (
 		exit 1
 	fi
 	if [ "$feed" = direct ]; then
-		echo "oasis-setup: database $db, users $admin, telegraf (write), grafana and kapacitor (read), no subscription: Telegraf writes to Kapacitor itself (OASIS_ALERT_FEED=direct)"
+		echo "oasis-setup: database $db, users $admin, telegraf (write), $readers (read), no subscription: Telegraf writes to Kapacitor itself (OASIS_ALERT_FEED=direct)"
 	else
-		echo "oasis-setup: database $db, users $admin, telegraf (write), grafana and kapacitor (read), subscription oasis_kapacitor -> $kapacitor"
+		echo "oasis-setup: database $db, users $admin, telegraf (write), $readers (read), subscription oasis_kapacitor -> $kapacitor"
 	fi
 )
 

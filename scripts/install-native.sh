@@ -5,7 +5,7 @@
 # configuration goes to $CONFDIR, and a systemd drop-in per service points
 # the vendor's unit at it.
 #
-#   $BINDIR/oasis-telegraf
+#   $BINDIR/oasis-telegraf, oasis-bot
 #   $CONFDIR/telegraf.conf, telegraf-native.conf, oasis/*.conf   Telegraf
 #   $CONFDIR/kapacitor.conf, kapacitor/load/                     the alerts
 #   $CONFDIR/grafana/provisioning/, grafana/dashboards/          dashboards
@@ -13,6 +13,8 @@
 #                             password (made here, random; 0600, read by
 #                             systemd as root; kept if present)
 #   $SYSTEMDDIR/{telegraf,kapacitor,influxdb,grafana-server}.service.d/oasis-mission-control.conf
+#   $SYSTEMDDIR/oasis-bot.service  the chat bot (installed, not enabled:
+#                             fill in $CONFDIR/bot.env first; docs/bot.md)
 #   $SHAREDIR/oasis-setup.sh  InfluxDB's users and subscription, run once
 #
 # Settings (make variables or environment), with their defaults:
@@ -26,6 +28,7 @@
 #   INFLUX_URL     http://127.0.0.1:8086;  KAPACITOR_URL http://127.0.0.1:9092
 #   TELEGRAF_BIN   /usr/bin/telegraf (the vendor package's)
 #   OASIS_TELEGRAF the binary to install (default: built here with go)
+#   OASIS_BOT      the same for oasis-bot
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -60,7 +63,15 @@ if [ -z "${OASIS_TELEGRAF:-}" ]; then
 	# to answer Go's VCS stamping ("dubious ownership").
 	CGO_ENABLED=0 go build -trimpath -buildvcs=false -o "$OASIS_TELEGRAF" ./cmd/oasis-telegraf
 fi
+if [ -z "${OASIS_BOT:-}" ]; then
+	build_bot=$(mktemp -d)
+	OASIS_BOT=$build_bot/oasis-bot
+	echo "building oasis-bot" >&2
+	CGO_ENABLED=0 go build -trimpath -buildvcs=false -o "$OASIS_BOT" ./cmd/oasis-bot
+fi
 install -D -m 0755 "$OASIS_TELEGRAF" "$(d "$BINDIR")/oasis-telegraf"
+install -D -m 0755 "$OASIS_BOT" "$(d "$BINDIR")/oasis-bot"
+[ -z "${build_bot:-}" ] || rm -rf "$build_bot"
 install -D -m 0755 scripts/oasis-silence.sh "$(d "$BINDIR")/oasis-silence"
 install -D -m 0644 influxdb/oasis-setup.sh "$(d "$SHAREDIR")/oasis-setup.sh"
 
@@ -107,7 +118,7 @@ env_file() { # name, then the content on stdin
 		echo "kept $f" >&2
 	fi
 }
-admin_pw=$(password) telegraf_pw=$(password) grafana_pw=$(password) kapacitor_pw=$(password) grafana_admin_pw=$(password)
+admin_pw=$(password) telegraf_pw=$(password) grafana_pw=$(password) kapacitor_pw=$(password) grafana_admin_pw=$(password) bot_pw=$(password)
 setup_env=$(d "$CONFDIR")/influxdb-setup.env
 if [ -e "$setup_env" ]; then
 	# An earlier install's passwords (InfluxDB has them) for any file made
@@ -121,6 +132,10 @@ if [ -e "$setup_env" ]; then
 		fi
 		eval "${k##*:}=\$v"
 	done
+	# Made by a release before the bot: the new password stays, and is
+	# appended to this file below (run the setup again: docs/bot.md).
+	v=$(old BOT_INFLUX_PASSWORD)
+	[ -z "$v" ] || bot_pw=$v
 fi
 env_file influxdb-setup.env <<EOF
 # influxdb/oasis-setup.sh's settings: InfluxDB's admin and every service's
@@ -141,6 +156,8 @@ INFLUXDB_ADMIN_PASSWORD=$admin_pw
 INFLUX_PASSWORD=$telegraf_pw
 GRAFANA_INFLUX_PASSWORD=$grafana_pw
 KAPACITOR_INFLUX_PASSWORD=$kapacitor_pw
+# The chat bot's read-only user (docs/bot.md).
+BOT_INFLUX_PASSWORD=$bot_pw
 EOF
 env_file influxdb.env <<EOF
 # InfluxDB's settings over the vendor's /etc/influxdb/influxdb.conf
@@ -247,6 +264,23 @@ KAPACITOR_HTTPPOST_1_URL=http://127.0.0.1:9/watchdog-not-configured
 KAPACITOR_HTTPPOST_2_ENDPOINT=history
 KAPACITOR_HTTPPOST_2_URL=http://127.0.0.1:8186/oasis/alerts
 EOF
+env_file bot.env <<EOF
+# oasis-bot's settings (docs/bot.md). Fill in the token and your chat ID,
+# then: systemctl enable --now oasis-bot
+TELEGRAM_BOT_TOKEN=
+OASIS_BOT_CHAT_IDS=
+# Chats the digest goes to (default: OASIS_BOT_CHAT_IDS), when (HH:MM, 24 h;
+# off for none) and in which time zone.
+OASIS_BOT_DIGEST_CHAT_IDS=
+OASIS_BOT_DIGEST_TIMES=08:00,20:00
+OASIS_BOT_DIGEST_TZ=UTC
+# Commands a chat may send a minute.
+OASIS_BOT_RATE_LIMIT=10
+INFLUX_URL=$INFLUX_URL
+INFLUX_DB=telegraf
+BOT_INFLUX_PASSWORD=$bot_pw
+KAPACITOR_URL=$KAPACITOR_URL
+EOF
 env_file grafana.env <<EOF
 # Grafana's settings: its read-only InfluxDB user's password (the
 # provisioned data source reads it), the admin's password (applied at
@@ -299,4 +333,34 @@ dropin grafana-server <<EOF
 EnvironmentFile=$CONFDIR/grafana.env
 EOF
 
-echo "installed: $(d "$BINDIR")/oasis-telegraf, $(d "$CONFDIR"), drop-ins in $(d "$SYSTEMDDIR"); next: docs/install-native.md" >&2
+# The chat bot: our own unit, installed but not enabled (docs/bot.md).
+cat >"$(d "$SYSTEMDDIR")/oasis-bot.service" <<EOF
+# Oasis Mission Control (make install): the chat bot. Off until you fill
+# in $CONFDIR/bot.env and run systemctl enable --now oasis-bot.
+[Unit]
+Description=Oasis Mission Control chat bot (Telegram commands and digest)
+After=network-online.target influxdb.service kapacitor.service
+Wants=network-online.target
+
+[Service]
+EnvironmentFile=$CONFDIR/bot.env
+ExecStart=$BINDIR/oasis-bot
+Restart=on-failure
+RestartSec=10
+# It reads InfluxDB and calls Kapacitor's and Telegram's APIs; nothing more.
+DynamicUser=yes
+NoNewPrivileges=yes
+ProtectSystem=strict
+ProtectHome=yes
+PrivateTmp=yes
+PrivateDevices=yes
+ProtectKernelTunables=yes
+ProtectControlGroups=yes
+RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX
+CapabilityBoundingSet=
+
+[Install]
+WantedBy=multi-user.target
+EOF
+
+echo "installed: $(d "$BINDIR")/oasis-telegraf, $(d "$BINDIR")/oasis-bot, $(d "$CONFDIR"), drop-ins in $(d "$SYSTEMDDIR"); next: docs/install-native.md" >&2

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A release build of oasis-telegraf: static binaries for linux/amd64 and
+# A release build of oasis-telegraf and oasis-bot: static binaries for linux/amd64 and
 # linux/arm64 and their SHA256SUMS, in dist/VERSION/. Reproducible: the same
 # commit and Go version give the same bytes on any machine (no cgo,
 # -trimpath, no build ID, the version and commit set explicitly rather than
@@ -26,11 +26,13 @@ out="dist/$version"
 rm -rf "$out"
 mkdir -p "$out"
 pkg=github.com/oasis-mission-control/oasis-mission-control/internal/buildinfo
-for arch in amd64 arm64; do
-  CGO_ENABLED=0 GOOS=linux GOARCH="$arch" go build -trimpath -buildvcs=false \
-    -ldflags "-s -w -buildid= -X $pkg.Version=$version -X $pkg.Commit=$commit" \
-    -o "$out/oasis-telegraf-$version-linux-$arch" ./cmd/oasis-telegraf
+for bin in oasis-telegraf oasis-bot; do
+  for arch in amd64 arm64; do
+    CGO_ENABLED=0 GOOS=linux GOARCH="$arch" go build -trimpath -buildvcs=false \
+      -ldflags "-s -w -buildid= -X $pkg.Version=$version -X $pkg.Commit=$commit" \
+      -o "$out/$bin-$version-linux-$arch" ./cmd/$bin
+  done
 done
-(cd "$out" && sha256sum oasis-telegraf-* > SHA256SUMS)
+(cd "$out" && sha256sum oasis-telegraf-* oasis-bot-* > SHA256SUMS)
 cat "$out/SHA256SUMS"
 echo "built from $commit with $(go version)" >&2

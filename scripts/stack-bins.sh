@@ -30,6 +30,7 @@ build_pinned() { # name module version [tags]
 build_pinned influxd github.com/influxdata/influxdb/cmd/influxd "$INFLUXDB_VERSION"
 build_pinned telegraf github.com/influxdata/telegraf/cmd/telegraf "$TELEGRAF_VERSION" "$TELEGRAF_TAGS"
 go build -o "$bin/oasis-telegraf" ./cmd/oasis-telegraf
+go build -o "$bin/oasis-bot" ./cmd/oasis-bot
 (cd devnet && go build -o "$bin/oasis-devnet" ./cmd/oasis-devnet)
 (cd alerting && go build -o "$bin/oasis-kapacitord" ./cmd/oasis-kapacitord)
 echo "$bin"

@@ -13,8 +13,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -32,12 +34,20 @@ import (
 
 func main() {
 	showVersion := flag.Bool("version", false, "print the version, the commit it was built from and the Go version, and exit")
+	health := flag.Bool("health", false, "exit 0 if the running bot heard from Telegram in the last 3 minutes (the container's health check), else 1")
 	flag.Usage = func() {
 		fmt.Fprintln(os.Stderr, "usage: oasis-bot [-version]\nConfigured from the environment: docs/bot.md")
 	}
 	flag.Parse()
 	if *showVersion {
 		fmt.Println(buildinfo.String("oasis-bot"))
+		return
+	}
+	if *health {
+		if err := checkHealth(healthFile(os.Getenv), time.Now()); err != nil {
+			fmt.Fprintln(os.Stderr, "oasis-bot:", err)
+			os.Exit(1)
+		}
 		return
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -171,9 +181,14 @@ func run(ctx context.Context, env func(string) string, stderr io.Writer) error {
 		Log:     log,
 	}
 	mask := func(s string) string { return strings.ReplaceAll(s, c.token, "***") }
+	alive := &aliveClient{client: &http.Client{Timeout: pollTimeout + 10*time.Second}, file: healthFile(env), log: log}
 	var api *tg.Bot
 	api, err = tg.New(c.token,
 		tg.WithServerURL(c.apiURL),
+		tg.WithHTTPClient(pollTimeout, alive),
+		// One command at a time, in the order sent: the rate limit and the
+		// answers' order follow the chat.
+		tg.WithWorkers(1),
 		tg.WithErrorsHandler(func(err error) { log.Error("Telegram", "error", mask(err.Error())) }),
 		tg.WithDefaultHandler(func(ctx context.Context, _ *tg.Bot, u *models.Update) {
 			m := u.Message
@@ -240,4 +255,53 @@ func digests(ctx context.Context, b *bot.Bot, api *tg.Bot, c config, log *slog.L
 		}
 		log.Info("digest sent", "chats", len(c.digestChats))
 	}
+}
+
+// pollTimeout is how long a getUpdates call waits for a message.
+const pollTimeout = time.Minute
+
+// healthFile is touched at each answer from Telegram's getUpdates.
+func healthFile(env func(string) string) string {
+	if f := env("OASIS_BOT_HEALTH_FILE"); f != "" {
+		return f
+	}
+	return filepath.Join(os.TempDir(), "oasis-bot.alive")
+}
+
+// aliveClient is the bot's HTTP client: it touches the health file each
+// time Telegram answers a poll, so the health check knows the bot is
+// still hearing from Telegram (a long poll returns at least every minute).
+type aliveClient struct {
+	client *http.Client
+	file   string
+	log    *slog.Logger
+	warned bool
+}
+
+func (a *aliveClient) Do(req *http.Request) (*http.Response, error) {
+	resp, err := a.client.Do(req)
+	if err == nil && resp.StatusCode == http.StatusOK && strings.HasSuffix(req.URL.Path, "/getUpdates") {
+		now := time.Now()
+		if err := os.Chtimes(a.file, now, now); err != nil {
+			if f, cerr := os.Create(a.file); cerr == nil {
+				f.Close()
+			} else if !a.warned {
+				a.warned = true
+				a.log.Warn("the health file can't be written; the health check will fail", "file", a.file, "error", cerr)
+			}
+		}
+	}
+	return resp, err
+}
+
+// checkHealth fails when Telegram has not answered a poll for 3 minutes.
+func checkHealth(file string, now time.Time) error {
+	st, err := os.Stat(file)
+	if err != nil {
+		return fmt.Errorf("no answer from Telegram yet (%s: %v)", file, err)
+	}
+	if age := now.Sub(st.ModTime()); age > 3*pollTimeout {
+		return fmt.Errorf("no answer from Telegram for %s (its log says why)", age.Round(time.Second))
+	}
+	return nil
 }

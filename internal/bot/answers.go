@@ -26,7 +26,8 @@ func name(p readings.Point, nameField, idTag string) string {
 	}
 	id := p.Tag(idTag)
 	if id == "" {
-		return "(not identified yet)"
+		// The input never read the node, so it has no ID to tag with.
+		return "(ID not read yet)"
 	}
 	if len(id) > 8 {
 		id = id[:8] + "…"
@@ -92,6 +93,7 @@ func (b *Bot) status(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	nodes = readings.Identified(nodes, "node_id")
 	if len(nodes) == 0 {
 		return "No node reported in the last hour. Is Telegraf running, and the node input configured?", nil
 	}
@@ -181,6 +183,7 @@ func (b *Bot) stake(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	ents = readings.Identified(ents, "entity_id")
 	if len(ents) == 0 {
 		return "No entity in the last hour. Is the oasis_entity input running (OASIS_ENTITY_ID)?", nil
 	}
@@ -225,7 +228,8 @@ func (b *Bot) stake(ctx context.Context) (string, error) {
 }
 
 func (b *Bot) gov(ctx context.Context) (string, error) {
-	govs, err := readings.Newest(ctx, b.Data, "oasis_governance", lookBack, "", "entity_id")
+	// One reading: the newest, whatever entity it was made for.
+	govs, err := readings.Newest(ctx, b.Data, "oasis_governance", lookBack, "")
 	if err != nil {
 		return "", err
 	}
@@ -233,6 +237,10 @@ func (b *Bot) gov(ctx context.Context) (string, error) {
 		return "No governance reading in the last hour. Is the oasis_governance input running?", nil
 	}
 	g := govs[0]
+	if up, ok := g.Int("up"); ok && up != 1 {
+		why, _ := g.Str("down_reason")
+		return "Governance: could not be read (" + why + ")" + b.age(g), nil
+	}
 	var out []string
 	open, _ := g.Int("active_proposals")
 	notVoted, _ := g.Int("active_proposals_not_voted")
@@ -340,7 +348,7 @@ func (b *Bot) alerts(ctx context.Context) (string, error) {
 	for _, p := range last {
 		if lvl := p.Tag("level"); lvl != "OK" {
 			msg, _ := p.Str("message")
-			firing = append(firing, fmt.Sprintf("%s since %s ago: %s", lvl, ago(b.now().Sub(p.Time)), safe(msg, 160)))
+			firing = append(firing, fmt.Sprintf("%s (last sent %s ago): %s", lvl, ago(b.now().Sub(p.Time)), safe(msg, 200)))
 		}
 	}
 	out := []string{fmt.Sprintf("Firing now: %d", len(firing))}
@@ -357,7 +365,7 @@ func (b *Bot) alerts(ctx context.Context) (string, error) {
 	out = append(out, "Last events:")
 	for _, p := range recent {
 		msg, _ := p.Str("message")
-		out = append(out, fmt.Sprintf("%s %s", p.Time.UTC().Format("Jan 2 15:04"), safe(msg, 160)))
+		out = append(out, fmt.Sprintf("%s %s", p.Time.UTC().Format("Jan 2 15:04"), safe(msg, 200)))
 	}
 	return strings.Join(out, "\n"), nil
 }

@@ -229,7 +229,12 @@ func (b *Bot) mute(ctx context.Context, chat int64, from string, args []string) 
 	}
 	reason := strings.Join(rest, " ")
 	if reason == "" {
+		// Who muted, in the notice every channel gets (a username is
+		// letters, digits and _; else the chat alone).
 		reason = "muted from chat"
+		if from != "" && silence.CheckReason(from) == nil {
+			reason = "muted from chat by " + from
+		}
 	}
 	if err := silence.CheckReason(reason); err != nil {
 		return "/mute: " + err.Error()

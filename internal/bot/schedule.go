@@ -74,7 +74,11 @@ func (s *Schedule) Next(now time.Time) time.Time {
 func (s *Schedule) String() string {
 	var out []string
 	for _, off := range s.at {
-		out = append(out, fmt.Sprintf("%02d:%02d", int(off/time.Hour), int(off%time.Hour/time.Minute)))
+		t := fmt.Sprintf("%02d:%02d", int(off/time.Hour), int(off%time.Hour/time.Minute))
+		if sec := int(off % time.Minute / time.Second); sec != 0 {
+			t += fmt.Sprintf(":%02d", sec)
+		}
+		out = append(out, t)
 	}
 	return strings.Join(out, ",") + " " + s.Loc.String()
 }

@@ -98,7 +98,8 @@ func (r *Reader) Query(ctx context.Context, q string) ([]Point, error) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		resp, err := r.Client.Query(client.NewQuery(q, r.Database, "rfc3339"))
+		// Times as integer nanoseconds (epoch=ns).
+		resp, err := r.Client.Query(client.NewQuery(q, r.Database, "ns"))
 		done <- result{resp, err}
 	}()
 	var res result
@@ -123,7 +124,12 @@ func (r *Reader) Query(ctx context.Context, q string) ([]Point, error) {
 						continue
 					}
 					if col == "time" {
-						if ts, ok := row[i].(string); ok {
+						switch ts := row[i].(type) {
+						case json.Number:
+							if ns, err := ts.Int64(); err == nil {
+								p.Time = time.Unix(0, ns).UTC()
+							}
+						case string:
 							p.Time, _ = time.Parse(time.RFC3339Nano, ts)
 						}
 						continue
@@ -135,6 +141,26 @@ func (r *Reader) Query(ctx context.Context, q string) ([]Point, error) {
 		}
 	}
 	return out, nil
+}
+
+// Identified drops the points whose idTag is empty (an input that could
+// not read the node before it ever could, so it wrote no ID) unless such a
+// point is newer than every identified one: then the input can't read the
+// node now, and that must show.
+func Identified(pts []Point, idTag string) []Point {
+	var newestID time.Time
+	for _, p := range pts {
+		if p.Tag(idTag) != "" && p.Time.After(newestID) {
+			newestID = p.Time
+		}
+	}
+	out := pts[:0:0]
+	for _, p := range pts {
+		if p.Tag(idTag) != "" || p.Time.After(newestID) {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // Newest returns the newest point of each series of measurement grouped by

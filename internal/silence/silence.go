@@ -176,7 +176,7 @@ func (c *Client) Alerts(ctx context.Context) ([]string, error) {
 	return names, nil
 }
 
-// Set starts a silence until now+d of every alert (alert '') or of one,
+// Set starts a silence until now+d of every alert (alert ”) or of one,
 // replacing any other. The alert's name is checked against the alerts
 // Kapacitor runs: a mistyped name would silence nothing.
 func (c *Client) Set(ctx context.Context, now time.Time, d time.Duration, reason, alert string) (Silence, error) {

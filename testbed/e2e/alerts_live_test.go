@@ -245,6 +245,9 @@ func TestAlertsLive(t *testing.T) {
 		}
 	}
 	checkDashboardQueries(t, in, nil, func(m string) bool { return m == "oasis_alert" })
+
+	// The chat bot, on what this test made (bot_test.go).
+	checkBot(t, net, in, k, sink, own)
 }
 
 type historyKey struct {
@@ -270,6 +273,12 @@ func historyIn(t *testing.T, in *stacktest.Influx) map[historyKey]string {
 // the engine's task API (GET /kapacitor/v1/tasks/:id, node statistics).
 func alertsEvaluated(t *testing.T, k *nativestack.Kapacitor, task string) int64 {
 	t.Helper()
+	return alertNodeStat(t, k, task, "collected")
+}
+
+// alertNodeStat sums one statistic of a task's alert nodes.
+func alertNodeStat(t *testing.T, k *nativestack.Kapacitor, task, stat string) int64 {
+	t.Helper()
 	resp, err := http.Get(k.URL + "/kapacitor/v1/tasks/" + task)
 	require.NoError(t, err)
 	defer resp.Body.Close()
@@ -283,7 +292,7 @@ func alertsEvaluated(t *testing.T, k *nativestack.Kapacitor, task string) int64 
 	var n int64
 	for node, stats := range info.Stats.NodeStats {
 		if strings.HasPrefix(node, "alert") {
-			c, _ := stats["collected"].(float64)
+			c, _ := stats[stat].(float64)
 			n += int64(c)
 		}
 	}

@@ -413,3 +413,40 @@ func checkThenTelegraf(t *testing.T, command types.ShellCommand) {
 	got, _ = run()
 	require.Equal(t, "oasis-telegraf [-check-buffer] [/var/lib/telegraf/buffer]\n", got, "a failed check does not start Telegraf")
 }
+
+// TestComposeBot: the chat bot is off unless COMPOSE_PROFILES=bot; on, it
+// runs the stack's own image (which holds oasis-bot) on the alerting
+// network only, with a health check, and gets its settings from .env.
+func TestComposeBot(t *testing.T) {
+	env := operatorEnv(t)
+	p, err := loadCompose(t, env)
+	require.NoError(t, err)
+	require.NotContains(t, p.ServiceNames(), "bot", "off by default")
+	env["COMPOSE_PROFILES"] = "bot"
+	p, err = loadCompose(t, env)
+	require.NoError(t, err)
+	require.Contains(t, p.ServiceNames(), "bot")
+	b := p.Services["bot"]
+	require.Equal(t, p.Services["telegraf"].Image, b.Image, "the image the Dockerfile builds, with oasis-bot in it")
+	require.Equal(t, []string{"oasis-bot"}, []string(b.Command))
+	require.Equal(t, []string{"CMD", "oasis-bot", "-health"}, []string(b.HealthCheck.Test))
+	require.Equal(t, "unless-stopped", b.Restart)
+	require.Empty(t, b.Ports)
+	var nets []string
+	for n := range b.Networks {
+		nets = append(nets, n)
+	}
+	require.Equal(t, []string{"alerting"}, nets, "it reaches InfluxDB and Kapacitor there")
+	for k, want := range map[string]string{
+		"TELEGRAM_BOT_TOKEN": env["TELEGRAM_BOT_TOKEN"], "OASIS_BOT_CHAT_IDS": env["OASIS_BOT_CHAT_IDS"],
+		"BOT_INFLUX_PASSWORD": env["BOT_INFLUX_PASSWORD"], "INFLUX_URL": "http://influxdb:8086", "KAPACITOR_URL": "http://kapacitor:9092",
+		"OASIS_BOT_DIGEST_TIMES": "08:00,20:00",
+	} {
+		require.NotNil(t, b.Environment[k], k)
+		require.Equal(t, want, *b.Environment[k], k)
+	}
+	require.Equal(t, env["BOT_INFLUX_PASSWORD"], *p.Services["influxdb"].Environment["BOT_INFLUX_PASSWORD"], "the setup makes the bot's user")
+	df, err := os.ReadFile("../../Dockerfile")
+	require.NoError(t, err)
+	require.Contains(t, string(df), "./cmd/oasis-bot")
+}

@@ -80,7 +80,7 @@ func TestNativeInstall(t *testing.T) {
 			"PREFIX="+filepath.Join(root, "usr/local"), "CONFDIR="+conf, "SYSTEMDDIR="+systemd,
 			"SOCKET=unix:"+v.Socket, "MONITOR_GROUP=omc-test-monitor", "STATEDIR="+stateDir,
 			"INFLUX_URL="+in.URL, "KAPACITOR_URL="+kapacitor.URL, "TELEGRAF_BIN="+filepath.Join(bins, "telegraf"),
-			"OASIS_TELEGRAF="+filepath.Join(bins, "oasis-telegraf"))
+			"OASIS_TELEGRAF="+filepath.Join(bins, "oasis-telegraf"), "OASIS_BOT="+filepath.Join(bins, "oasis-bot"))
 		cmd.Dir = devnettest.RepoRoot()
 		out, err := cmd.CombinedOutput()
 		require.NoError(t, err, "make install:\n%s", out)
@@ -89,7 +89,7 @@ func TestNativeInstall(t *testing.T) {
 	install()
 
 	// Secrets: root only (systemd reads EnvironmentFile as root).
-	for _, f := range []string{"influxdb-setup.env", "influxdb.env", "telegraf.env", "kapacitor.env", "grafana.env"} {
+	for _, f := range []string{"influxdb-setup.env", "influxdb.env", "telegraf.env", "kapacitor.env", "grafana.env", "bot.env"} {
 		requireOwned(t, filepath.Join(conf, f), 0, 0o600)
 	}
 	setup := readEnvFile(t, filepath.Join(conf, "influxdb-setup.env"))
@@ -233,6 +233,30 @@ func TestNativeInstall(t *testing.T) {
 		require.True(t, ok, "the compose stack sets %s for Kapacitor; kapacitor.env does not offer it", k)
 	}
 
+	// The chat bot: its unit is installed, not enabled; its read-only
+	// user reads and can't write; unconfigured, it says what is missing.
+	botUnit := readDropIn(t, filepath.Join(systemd, "oasis-bot.service"))
+	require.Equal(t, []string{filepath.Join(root, "usr/local/bin/oasis-bot")}, botUnit["ExecStart"])
+	require.Equal(t, []string{filepath.Join(conf, "bot.env")}, botUnit["EnvironmentFile"])
+	require.Equal(t, []string{"yes"}, botUnit["DynamicUser"])
+	botEnv := readEnvFile(t, filepath.Join(conf, "bot.env"))
+	require.Equal(t, setup["BOT_INFLUX_PASSWORD"], botEnv["BOT_INFLUX_PASSWORD"])
+	require.Len(t, botEnv["BOT_INFLUX_PASSWORD"], 48)
+	require.Equal(t, in.URL, botEnv["INFLUX_URL"])
+	require.Equal(t, kapacitor.URL, botEnv["KAPACITOR_URL"])
+	_, err = in.Query("bot", botEnv["BOT_INFLUX_PASSWORD"], `SELECT count("up") FROM "oasis_node"`)
+	require.NoError(t, err)
+	_, err = in.Query("bot", botEnv["BOT_INFLUX_PASSWORD"], `DROP MEASUREMENT "oasis_node"`)
+	require.ErrorContains(t, err, "requires")
+	botCmd := exec.Command(botUnit["ExecStart"][0])
+	botCmd.Env = []string{"PATH=/usr/bin:/bin"}
+	for k, val := range botEnv {
+		botCmd.Env = append(botCmd.Env, k+"="+val)
+	}
+	botOut, err := botCmd.CombinedOutput()
+	require.Error(t, err)
+	require.Contains(t, string(botOut), "TELEGRAM_BOT_TOKEN is empty", "the unconfigured bot says what it needs")
+
 	// The other drop-ins point at files the install made.
 	for unitName, key := range map[string]string{"kapacitor": "EnvironmentFile", "influxdb": "EnvironmentFile", "grafana-server": "EnvironmentFile"} {
 		d := readDropIn(t, filepath.Join(systemd, unitName+".service.d/oasis-mission-control.conf"))
@@ -272,6 +296,23 @@ func TestNativeInstall(t *testing.T) {
 	require.Len(t, upgraded, len(env), "nothing else added")
 	out3 := install()
 	require.Contains(t, out3, "kept "+tgEnvPath+"\n", "added once")
+	// An install from before the bot: the setup file gets the bot's
+	// password, the same as the new bot.env's.
+	setupPath := filepath.Join(conf, "influxdb-setup.env")
+	raw, err = os.ReadFile(setupPath)
+	require.NoError(t, err)
+	var noBot []string
+	for _, line := range strings.Split(string(raw), "\n") {
+		if !strings.HasPrefix(line, "BOT_INFLUX_PASSWORD=") && !strings.Contains(line, "chat bot") {
+			noBot = append(noBot, line)
+		}
+	}
+	require.NoError(t, os.WriteFile(setupPath, []byte(strings.Join(noBot, "\n")), 0o600))
+	require.NoError(t, os.Remove(filepath.Join(conf, "bot.env")))
+	out4 := install()
+	require.Contains(t, out4, "kept "+setupPath+", added BOT_INFLUX_PASSWORD")
+	require.Equal(t, readEnvFile(t, setupPath)["BOT_INFLUX_PASSWORD"], readEnvFile(t, filepath.Join(conf, "bot.env"))["BOT_INFLUX_PASSWORD"])
+	setup["BOT_INFLUX_PASSWORD"] = readEnvFile(t, setupPath)["BOT_INFLUX_PASSWORD"]
 	requireOwned(t, tgEnvPath, 0, 0o600)
 	require.Equal(t, setup, readEnvFile(t, filepath.Join(conf, "influxdb-setup.env")))
 }
@@ -313,6 +354,9 @@ func readDropIn(t *testing.T, path string) map[string][]string {
 		if strings.HasPrefix(line, "[") {
 			section = line
 			continue
+		}
+		if section != "[Service]" && strings.HasSuffix(path, ".service") {
+			continue // a whole unit (ours): its [Unit] and [Install] are not read here
 		}
 		require.Equal(t, "[Service]", section, "%s: %q outside [Service]", path, line)
 		k, val, ok := strings.Cut(line, "=")

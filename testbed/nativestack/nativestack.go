@@ -31,6 +31,8 @@ const (
 	GrafanaPassword   = "native-grafana-password"
 	KapacitorUser     = "kapacitor"
 	KapacitorPassword = "native-kapacitor-password"
+	BotUser           = "bot"
+	BotPassword       = "native-bot-password"
 )
 
 // Bins builds the stack's binaries (scripts/stack-bins.sh in repo) and
@@ -135,6 +137,7 @@ func (in *Influx) Setup(settings ...string) error {
 		"INFLUX_PASSWORD="+WriterPassword,
 		"GRAFANA_INFLUX_PASSWORD="+GrafanaPassword,
 		"KAPACITOR_INFLUX_PASSWORD="+KapacitorPassword,
+		"BOT_INFLUX_PASSWORD="+BotPassword,
 	)
 	cmd.Env = append(cmd.Env, settings...)
 	out, err := cmd.CombinedOutput()
