@@ -26,7 +26,7 @@ set -eu
 
 url=${KAPACITOR_URL:-http://127.0.0.1:9092}
 usage() {
-	echo "usage: oasis-silence.sh DURATION [REASON] | off   (e.g. oasis-silence.sh 2h \"network upgrade\")" >&2
+	echo "usage: oasis-silence DURATION [REASON [ALERT]] | off   (e.g. oasis-silence 2h \"network upgrade\", oasis-silence 30m \"noisy peers\" oasis_peers_low)" >&2
 	exit 2
 }
 [ $# -ge 1 ] || usage
@@ -39,7 +39,7 @@ if [ "$1" = off ]; then
 		sed -n 's/.*"alert_name":{"type":"string","value":"\([a-z_]*\)".*/\1/p') || alert=''
 else
 	case "$1" in
-	*[!0-9smhd]* | [!0-9]* | *[smhd]?*) echo "oasis-silence: duration $1: want a number and s, m, h or d, e.g. 2h" >&2; exit 2 ;;
+	*[!0-9smhd]* | [!0-9]* | *[smhd]?* | *[0-9]) echo "oasis-silence: duration $1: want a number and s, m, h or d, e.g. 2h" >&2; exit 2 ;;
 	esac
 	n=${1%?}
 	# Decimal, whatever leading zeros (the shell reads 010 as octal), and
@@ -107,7 +107,7 @@ patch "$(printf '{"status":"enabled","vars":{"until":{"type":"int","value":%s},"
 if [ "$until" = 0 ]; then
 	echo "oasis-silence: no silence; alerts are sent as usual"
 elif [ -n "$alert" ]; then
-	echo "oasis-silence: $alert silenced until $until_text ($reason); every other alert is sent; oasis-silence.sh off ends it sooner"
+	echo "oasis-silence: $alert silenced until $until_text ($reason); every other alert is sent; oasis-silence off ends it sooner"
 else
-	echo "oasis-silence: alerts silenced until $until_text ($reason); oasis-silence.sh off ends it sooner"
+	echo "oasis-silence: alerts silenced until $until_text ($reason); oasis-silence off ends it sooner"
 fi

@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -112,7 +113,11 @@ func loadConfig(env func(string) string) (config, error) {
 	if c.influxPass == "" {
 		return c, errors.New("BOT_INFLUX_PASSWORD is empty: the password of the bot's read-only InfluxDB user (docs/bot.md)")
 	}
-	ids, err := chatIDs("OASIS_BOT_CHAT_IDS", get("OASIS_BOT_CHAT_IDS", env("TELEGRAM_CHAT_ID")))
+	idsFrom := "OASIS_BOT_CHAT_IDS"
+	if strings.TrimSpace(env(idsFrom)) == "" {
+		idsFrom = "TELEGRAM_CHAT_ID"
+	}
+	ids, err := chatIDs(idsFrom, env(idsFrom))
 	if err != nil {
 		return c, err
 	}
@@ -138,8 +143,12 @@ func loadConfig(env func(string) string) (config, error) {
 	}
 	c.remind = silence.DefaultRemind
 	if v := env("OASIS_SILENCE_REMIND"); v != "" {
-		if c.remind, err = time.ParseDuration(v); err != nil || c.remind < time.Minute {
-			return c, errors.New("OASIS_SILENCE_REMIND: a duration of at least 1m, e.g. 1h")
+		// As oasis-silence.sh takes it: a number and s, m or h.
+		if !regexp.MustCompile(`^[0-9]+[smh]$`).MatchString(v) {
+			return c, errors.New("OASIS_SILENCE_REMIND: a number and s, m or h, e.g. 1h")
+		}
+		if c.remind, err = time.ParseDuration(v); err != nil || c.remind <= 0 {
+			return c, errors.New("OASIS_SILENCE_REMIND: a number and s, m or h, e.g. 1h")
 		}
 	}
 	return c, nil

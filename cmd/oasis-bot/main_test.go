@@ -25,7 +25,7 @@ func TestConfigErrors(t *testing.T) {
 		{"OASIS_BOT_DIGEST_TIMES", "8pm", `OASIS_BOT_DIGEST_TIMES: "8pm" is not a time of day`},
 		{"OASIS_BOT_DIGEST_TZ", "Mars/Olympus", `OASIS_BOT_DIGEST_TZ "Mars/Olympus": not a time zone`},
 		{"OASIS_BOT_RATE_LIMIT", "0", "OASIS_BOT_RATE_LIMIT: commands a chat may send a minute"},
-		{"OASIS_SILENCE_REMIND", "5s", "OASIS_SILENCE_REMIND"},
+		{"OASIS_SILENCE_REMIND", "1h30m", "OASIS_SILENCE_REMIND: a number and s, m or h"},
 	} {
 		env := map[string]string{}
 		for k, v := range base {
@@ -36,6 +36,9 @@ func TestConfigErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s=%q: got %v, want %q", c.key, c.value, err, c.want)
 		}
+	}
+	if _, err := loadConfig(envOf(map[string]string{"TELEGRAM_BOT_TOKEN": "1:x", "BOT_INFLUX_PASSWORD": "p", "TELEGRAM_CHAT_ID": "@alerts"})); err == nil || !strings.Contains(err.Error(), `TELEGRAM_CHAT_ID: "@alerts" is not a chat ID`) {
+		t.Errorf("a bad TELEGRAM_CHAT_ID is named as such: %v", err)
 	}
 	// The alert chat is the default allowlist and digest chat.
 	c, err := loadConfig(envOf(map[string]string{"TELEGRAM_BOT_TOKEN": "1:x", "BOT_INFLUX_PASSWORD": "p", "TELEGRAM_CHAT_ID": "-100200"}))

@@ -88,6 +88,15 @@ func tokens(f float64) string {
 	return fmt.Sprintf("%.2f", f)
 }
 
+// unread says why an input's point has up=0: the node's down_reason, or
+// a query that failed while the node answered.
+func unread(p readings.Point) string {
+	if why, _ := p.Str("down_reason"); why != "" {
+		return "could not be read (" + why + ")"
+	}
+	return "not fully read (a query failed: Telegraf's log says which)"
+}
+
 func (b *Bot) status(ctx context.Context) (string, error) {
 	nodes, err := readings.Newest(ctx, b.Data, "oasis_node", lookBack, "", "node_id")
 	if err != nil {
@@ -105,11 +114,12 @@ func (b *Bot) status(ctx context.Context) (string, error) {
 		}
 		up, _ := p.Int("up")
 		if up != 1 {
-			why, _ := p.Str("down_reason")
-			if why == "" {
-				why = "not answering"
+			if why, _ := p.Str("down_reason"); why != "" {
+				line += ": DOWN (" + why + ")"
+			} else {
+				// It answered, but a query of the gather failed.
+				line += ": NOT FULLY READ (a query failed: Telegraf's log says which)"
 			}
-			line += ": DOWN (" + why + ")"
 		} else {
 			parts := []string{"up"}
 			if s, ok := p.Int("synced"); ok {
@@ -192,8 +202,7 @@ func (b *Bot) stake(ctx context.Context) (string, error) {
 		tok := p.Tag("token")
 		line := name(p, "entity_name", "entity_id")
 		if up, ok := p.Int("up"); ok && up != 1 {
-			why, _ := p.Str("down_reason")
-			out = append(out, line+": could not be read ("+why+")"+b.age(p))
+			out = append(out, line+": "+unread(p)+b.age(p))
 			continue
 		}
 		var parts []string
@@ -238,8 +247,7 @@ func (b *Bot) gov(ctx context.Context) (string, error) {
 	}
 	g := govs[0]
 	if up, ok := g.Int("up"); ok && up != 1 {
-		why, _ := g.Str("down_reason")
-		return "Governance: could not be read (" + why + ")" + b.age(g), nil
+		return "Governance: " + unread(g) + b.age(g), nil
 	}
 	var out []string
 	open, _ := g.Int("active_proposals")

@@ -74,6 +74,9 @@ func (r Result) String() string {
 		return fmt.Sprintf("buffer %s: unreadable (%s): moved to %s; Telegraf starts with an empty buffer and the points in it will not reach InfluxDB; delete it once you have looked at it",
 			r.Path, r.Problem, r.MovedTo)
 	case SetAside:
+		if strings.HasSuffix(r.Path, "-cut") {
+			return fmt.Sprintf("buffer %s: the damaged end cut from a buffer repaired at an earlier start (%s; the buffer itself was kept); delete it once you have looked at it", r.Path, size(r.Bytes))
+		}
 		return fmt.Sprintf("buffer %s: an unreadable buffer moved aside at an earlier start (%s); delete it once you have looked at it", r.Path, size(r.Bytes))
 	}
 	return fmt.Sprintf("buffer %s: %s", r.Path, r.Outcome)

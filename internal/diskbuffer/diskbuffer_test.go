@@ -167,7 +167,7 @@ func TestDamageCutsTheSegmentAtTheFirstBadPoint(t *testing.T) {
 		}
 	}
 	require.Len(t, aside, 1)
-	require.Contains(t, aside[0], "moved aside at an earlier start")
+	require.Contains(t, aside[0], "the damaged end cut from a buffer repaired at an earlier start", "the cut bytes are not called an unreadable buffer")
 }
 
 // A log Check can't cut (here: caught between two truncations, which
