@@ -29,6 +29,9 @@ func (k *kapacitor) silence(t *testing.T, args ...string) string {
 // point arrives any more. Fed live: the silence is on the wall clock.
 func TestSilence(t *testing.T) {
 	skipReplays(t)
+	// Mostly waiting for the silence's 10 s wall-clock ticks: it runs
+	// beside the replays.
+	t.Parallel()
 	rec, ev := recording(t)
 	node := healthyPhase(rec, ev).only("oasis_node").where("node_id", ev.OwnNodeID)
 	input := inputOf(healthyPhase(rec, ev), "oasis_node")
@@ -150,6 +153,7 @@ func TestSilence(t *testing.T) {
 // oasis_node_down holds it back; `off` sends it again.
 func TestSilenceOneAlert(t *testing.T) {
 	skipReplays(t)
+	t.Parallel() // as TestSilence
 	rec, ev := recording(t)
 	node := healthyPhase(rec, ev).only("oasis_node").where("node_id", ev.OwnNodeID)
 	input := inputOf(healthyPhase(rec, ev), "oasis_node")

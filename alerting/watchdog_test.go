@@ -16,6 +16,7 @@ import (
 // on the next point's arrival), with the period shortened to 1 s.
 func TestWatchdog(t *testing.T) {
 	skipReplays(t)
+	t.Parallel() // waits on the wall clock, beside the replays
 	rec, ev := recording(t)
 	points := inputOf(healthyPhase(rec, ev), "oasis_node")
 	if len(points) < 10 {

@@ -134,6 +134,14 @@ makes this page from them, so it can't drift.
   configuration; every setting with its default is below, from the
   plugin's ` + "`sample.conf`" + ` (` + "`oasis-telegraf -sample-config <plugin>`" + ` prints it).
 
+A plugin's settings, with their defaults and comments, are also what
+` + "`oasis-telegraf -sample-config`" + ` prints:
+
+` + "```sh runnable" + `
+oasis-telegraf -sample-config oasis_signing | grep -F '[[inputs.oasis_signing]]'
+# prints: [[inputs.oasis_signing]]
+` + "```" + `
+
 ## The stack: .env.example
 
 ` + "```sh\n")
