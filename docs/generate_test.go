@@ -101,7 +101,7 @@ Telegraf documents them:
 | ` + "`cpu`, `mem`, `disk`, `diskio`, `net`, `system`, `processes`, `procstat`" + ` | Telegraf's system inputs (telegraf.conf, telegraf-native.conf, telegraf-compose.conf) | [Telegraf's input plugins](https://github.com/influxdata/telegraf/tree/master/plugins/inputs) |
 | ` + "`internal_*`" + ` | Telegraf's own health (inputs.internal) | [inputs.internal](https://github.com/influxdata/telegraf/tree/master/plugins/inputs/internal) |
 | ` + "`oasis_alert`" + ` | every alert event, for the history | [alert-history.md](alert-history.md#the-measurement) |
-| ` + "`oasis_node_*` (Prometheus)" + ` | the node's own metrics, off until turned on | [node-metrics.md](node-metrics.md) |
+| ` + "`oasis_node_metrics`" + ` | the node's own Prometheus metrics, off until turned on | [node-metrics.md](node-metrics.md) |
 
 `)
 	for _, dir := range plugins {

@@ -60,8 +60,10 @@ type Influx struct {
 	// (nothing does unless a test or the demo starts it).
 	KapacitorURL string
 	// Dir holds its data (meta, data, wal).
-	Dir  string
-	repo string
+	Dir string
+	// RPCAddress is its backup and restore service (influxd backup -host).
+	RPCAddress string
+	repo       string
 }
 
 // NewInflux prepares influxd with data under dir, listening on
@@ -90,7 +92,8 @@ func NewInflux(repo, bins, dir string, httpPort int, settings ...string) (*Influ
 		return nil, err
 	}
 	return &Influx{Process: p, URL: "http://127.0.0.1:" + strconv.Itoa(httpPort),
-		KapacitorURL: "http://127.0.0.1:" + strconv.Itoa(kapacitorPort), Dir: dir, repo: repo}, nil
+		KapacitorURL: "http://127.0.0.1:" + strconv.Itoa(kapacitorPort), Dir: dir, repo: repo,
+		RPCAddress: "127.0.0.1:" + strconv.Itoa(rpcPort)}, nil
 }
 
 // Start starts influxd and waits until it answers /ping.
