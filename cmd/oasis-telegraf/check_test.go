@@ -29,7 +29,7 @@ func checkWith(t *testing.T, config string, influx influxTarget) (int, string) {
 	name, plugin, err := loadInput(writeConfig(t, config))
 	require.NoError(t, err)
 	var out bytes.Buffer
-	code := runCheck(&out, name, plugin, influx)
+	code := runCheck(&out, name, plugin, influx, "")
 	t.Logf("oasis-telegraf -check:\n%s", out.String())
 	return code, out.String()
 }
@@ -105,6 +105,13 @@ func TestCheckReportsEachProblem(t *testing.T) {
 	} {
 		require.Contains(t, out, want)
 	}
+
+	// A sentry is not in the validator set, and is not failed for it.
+	var sentryOut bytes.Buffer
+	name, plugin, err := loadInput(writeConfig(t, "[[inputs.oasis_node]]\naddress = \"unix:"+n.Socket+"\"\n"))
+	require.NoError(t, err)
+	runCheck(&sentryOut, name, plugin, influxTarget{}, "sentry")
+	require.Contains(t, sentryOut.String(), "skip  validator  not in the validator set, as a sentry is not")
 
 	code, out = checkWith(t, "[[inputs.oasis_node]]\naddress = \"unix:/nonexistent/oasis/internal.sock\"\n", influxTarget{})
 	require.Equal(t, 1, code)

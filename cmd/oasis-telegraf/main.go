@@ -125,9 +125,13 @@ func main() {
 		return
 	}
 	if *check {
+		checkedRole := *role
+		if checkedRole == "" {
+			checkedRole = os.Getenv("OASIS_NODE_ROLE")
+		}
 		os.Exit(runCheck(os.Stdout, name, plugin, influxTarget{
 			url: *influxURL, database: *influxDB, user: *influxUser, password: os.Getenv("INFLUX_PASSWORD"),
-		}))
+		}, checkedRole))
 	}
 	execdlog.Install(os.Stderr, "inputs."+name)
 	s := shim.New()
