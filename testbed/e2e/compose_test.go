@@ -37,6 +37,8 @@ func loadComposeFiles(t *testing.T, env map[string]string, files ...string) (*ty
 	opts, err := cli.NewProjectOptions(paths,
 		cli.WithWorkingDirectory("../.."),
 		cli.WithEnv(pairs),
+		// COMPOSE_PROFILES from .env, as docker compose reads it.
+		cli.WithDefaultProfiles(),
 		cli.WithName("oasis-mission-control"),
 	)
 	require.NoError(t, err)
