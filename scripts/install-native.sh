@@ -347,6 +347,8 @@ EnvironmentFile=$CONFDIR/bot.env
 ExecStart=$BINDIR/oasis-bot
 Restart=on-failure
 RestartSec=10
+# A wrong setting (exit 2) stays wrong until bot.env is edited: no restart loop.
+RestartPreventExitStatus=2
 # It reads InfluxDB and calls Kapacitor's and Telegram's APIs; nothing more.
 DynamicUser=yes
 NoNewPrivileges=yes
@@ -358,6 +360,11 @@ ProtectKernelTunables=yes
 ProtectControlGroups=yes
 RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX
 CapabilityBoundingSet=
+SystemCallFilter=@system-service
+RestrictNamespaces=yes
+LockPersonality=yes
+MemoryDenyWriteExecute=yes
+ProtectKernelModules=yes
 
 [Install]
 WantedBy=multi-user.target

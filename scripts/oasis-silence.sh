@@ -76,7 +76,10 @@ else
 fi
 
 # Kapacitor applies new vars to a running task only when it is started
-# again: disable it (which lifts any silence), then enable it with them.
+# again, and stores those sent to an enabled task without applying them:
+# the vars go with the disable (which lifts any silence), then the task is
+# enabled with them, so two changes at once (the bot's, another run's) can
+# never leave one silence running and another stored.
 remind=${OASIS_SILENCE_REMIND:-1h}
 case "$remind" in
 [0-9]*[smh]) case "${remind%?}" in *[!0-9]*) remind=bad ;; esac ;;
@@ -100,10 +103,21 @@ patch() {
 		exit 1
 	fi
 }
-patch '{"status":"disabled"}'
+# A mistyped alert would silence nothing: it must be one Kapacitor runs.
+if [ -n "$alert" ]; then
+	tasks=$(curl -sS "$url/kapacitor/v1/tasks?fields=template-id&limit=1000") || {
+		echo "oasis-silence: Kapacitor at $url: no answer (KAPACITOR_URL?)" >&2
+		exit 1
+	}
+	if ! printf '%s' "$tasks" | tr -d ' \n\t' | grep -q "\"template-id\":\"$alert\""; then
+		echo "oasis-silence: alert $alert: Kapacitor runs no such alert (docs/alerts.md lists them)" >&2
+		exit 2
+	fi
+fi
 # Disabled, the task holds nothing back: if enabling fails, alerts are sent.
-patch "$(printf '{"status":"enabled","vars":{"until":{"type":"int","value":%s},"until_text":{"type":"string","value":"%s"},"reason":{"type":"string","value":"%s"},"alert_name":{"type":"string","value":"%s"},"remind_every":{"type":"duration","value":"%s"}}}' \
+patch "$(printf '{"status":"disabled","vars":{"until":{"type":"int","value":%s},"until_text":{"type":"string","value":"%s"},"reason":{"type":"string","value":"%s"},"alert_name":{"type":"string","value":"%s"},"remind_every":{"type":"duration","value":"%s"}}}' \
 	"$until" "$until_text" "$reason" "$alert" "$remind")"
+patch '{"status":"enabled"}'
 if [ "$until" = 0 ]; then
 	echo "oasis-silence: no silence; alerts are sent as usual"
 elif [ -n "$alert" ]; then

@@ -55,6 +55,12 @@ func main() {
 	defer stop()
 	if err := run(ctx, os.Getenv, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "oasis-bot:", err)
+		// A setting that is wrong stays wrong: systemd does not restart
+		// the bot for it (RestartPreventExitStatus=2).
+		var bad badSetting
+		if errors.As(err, &bad) {
+			os.Exit(2)
+		}
 		os.Exit(1)
 	}
 }
@@ -172,11 +178,16 @@ func split(text string) []string {
 	return append(out, text)
 }
 
+// badSetting is a setting the bot can't run with.
+type badSetting struct{ error }
+
+func (b badSetting) Unwrap() error { return b.error }
+
 func run(ctx context.Context, env func(string) string, stderr io.Writer) error {
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	c, err := loadConfig(env)
 	if err != nil {
-		return err
+		return badSetting{err}
 	}
 	data, err := readings.New(c.influxURL, c.influxUser, c.influxPass, c.influxDB)
 	if err != nil {
@@ -195,9 +206,11 @@ func run(ctx context.Context, env func(string) string, stderr io.Writer) error {
 	api, err = tg.New(c.token,
 		tg.WithServerURL(c.apiURL),
 		tg.WithHTTPClient(pollTimeout, alive),
-		// One command at a time, in the order sent: the rate limit and the
-		// answers' order follow the chat.
+		// One command at a time, in the order sent (the library otherwise
+		// runs each update's handler in a goroutine of its own): the rate
+		// limit, the answers' order and two mutes sent together follow the chat.
 		tg.WithWorkers(1),
+		tg.WithNotAsyncHandlers(),
 		tg.WithErrorsHandler(func(err error) { log.Error("Telegram", "error", mask(err.Error())) }),
 		tg.WithDefaultHandler(func(ctx context.Context, _ *tg.Bot, u *models.Update) {
 			m := u.Message
@@ -225,6 +238,9 @@ func run(ctx context.Context, env func(string) string, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("Telegram at %s did not take the token (getMe): %s", c.apiURL, mask(err.Error()))
 	}
+	if me, err := api.GetMe(ctx); err == nil {
+		b.Username = me.Username
+	}
 	log.Info("oasis-bot started", "version", buildinfo.String("oasis-bot"), "chats", len(c.allowed),
 		"influxdb", c.influxURL, "kapacitor", c.kapacitor, "digest", scheduleText(c.schedule))
 	if c.schedule != nil {
@@ -242,10 +258,20 @@ func scheduleText(s *bot.Schedule) string {
 	return s.String()
 }
 
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
 // digests sends the digest to the digest chats at each scheduled time.
 func digests(ctx context.Context, b *bot.Bot, api *tg.Bot, c config, log *slog.Logger, mask func(string) string) {
+	var last time.Time
 	for {
-		next := c.schedule.Next(time.Now())
+		// Never before the last time: a wall clock stepped back would
+		// send the same digest twice.
+		next := c.schedule.Next(maxTime(time.Now(), last))
 		log.Info("next digest", "at", next.Format(time.RFC3339))
 		t := time.NewTimer(time.Until(next))
 		select {
@@ -254,6 +280,7 @@ func digests(ctx context.Context, b *bot.Bot, api *tg.Bot, c config, log *slog.L
 			return
 		case <-t.C:
 		}
+		last = next
 		text := b.Digest(ctx)
 		for _, chat := range c.digestChats {
 			for _, part := range split(text) {

@@ -139,19 +139,33 @@ func TestTelegramRoundTrip(t *testing.T) {
 	if got := await(42, start, 2); got[1].Text != "Unknown command /nope. /help lists the commands." {
 		t.Errorf("unknown: %q", got[1].Text)
 	}
-	// The third command is the last of the burst; the fourth is told
-	// once; the fifth gets nothing.
-	tele.Say(42, "operator", "/help")
+	// Another bot's command in a group: not ours, no answer, no token spent.
+	tele.Say(42, "operator", "/status@other_bot")
+	// Kapacitor unreachable: /mute says it failed and that the state is not known.
+	tele.Say(42, "operator", "/mute 1h")
+	if got := await(42, start, 3); !strings.HasPrefix(got[2].Text, "/mute failed: Kapacitor at http://127.0.0.1:1: no answer") ||
+		!strings.Contains(got[2].Text, "What Kapacitor holds now is not known") {
+		t.Errorf("/mute with Kapacitor down: %q", got[2].Text)
+	}
+	// The limit is 3 a minute: the next is told once, the one after gets nothing.
 	tele.Say(42, "operator", "/help")
 	tele.Say(42, "operator", "/help")
 	got := await(42, start, 4)
 	if !strings.Contains(got[3].Text, "Too many commands: at most 3 a minute") {
 		t.Errorf("over the limit: %q", got[3].Text)
 	}
-	// /mute with Kapacitor unreachable: it says nothing is muted.
+	// A sync point: the handlers run one at a time, so once a later
+	// stranger is logged, every command above has been handled.
+	tele.Say(98, "another-stranger", "/status")
 	deadline := time.Now().Add(15 * time.Second)
-	for !strings.Contains(log.String(), "chat over its rate limit") && time.Now().Before(deadline) {
+	for !strings.Contains(log.String(), "chat=98") && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
+	}
+	if !strings.Contains(log.String(), "chat=98") {
+		t.Fatal("the second stranger is not logged")
+	}
+	if n := len(tele.SentTo(42, start)); n != 4 {
+		t.Errorf("%d answers, want 4 (help, unknown, mute failed, too many): %v", n, tele.SentTo(42, start))
 	}
 	if !strings.Contains(log.String(), "chat=99 from=stranger") {
 		t.Errorf("the stranger is not logged")

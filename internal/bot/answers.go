@@ -98,11 +98,11 @@ func unread(p readings.Point) string {
 }
 
 func (b *Bot) status(ctx context.Context) (string, error) {
-	nodes, err := readings.Newest(ctx, b.Data, "oasis_node", lookBack, "", "node_id")
+	nodes, err := readings.Newest(ctx, b.Data, "oasis_node", lookBack, "", "host", "node_id")
 	if err != nil {
 		return "", err
 	}
-	nodes = readings.Identified(nodes, "node_id")
+	nodes = readings.Identified(nodes, "node_id", "host")
 	if len(nodes) == 0 {
 		return "No node reported in the last hour. Is Telegraf running, and the node input configured?", nil
 	}
@@ -189,11 +189,11 @@ func (b *Bot) signing(ctx context.Context) (string, error) {
 }
 
 func (b *Bot) stake(ctx context.Context) (string, error) {
-	ents, err := readings.Newest(ctx, b.Data, "oasis_entity", lookBack, "", "entity_id")
+	ents, err := readings.Newest(ctx, b.Data, "oasis_entity", lookBack, "", "host", "entity_id")
 	if err != nil {
 		return "", err
 	}
-	ents = readings.Identified(ents, "entity_id")
+	ents = readings.Identified(ents, "entity_id", "host")
 	if len(ents) == 0 {
 		return "No entity in the last hour. Is the oasis_entity input running (OASIS_ENTITY_ID)?", nil
 	}
@@ -258,11 +258,16 @@ func (b *Bot) gov(ctx context.Context) (string, error) {
 	}
 	out = append(out, line+b.age(g))
 	// The proposals of the newest gather only (a closed one stays for a few epochs).
-	props, err := readings.Newest(ctx, b.Data, "oasis_governance_proposal", 10*time.Minute, `"state" = 'active'`, "proposal_id")
+	// The newest point of each proposal (a closed one stays for a few
+	// epochs with its final state), for the entity the summary is about.
+	props, err := readings.Newest(ctx, b.Data, "oasis_governance_proposal", 10*time.Minute, "", "proposal_id", "entity_id")
 	if err != nil {
 		return "", err
 	}
 	for _, p := range props {
+		if st, _ := p.Str("state"); st != "active" || (g.Tag("entity_id") != "" && p.Tag("entity_id") != g.Tag("entity_id")) {
+			continue
+		}
 		title, _ := p.Str("title")
 		if title == "" {
 			title = p.Tag("kind")
@@ -354,13 +359,23 @@ func (b *Bot) alerts(ctx context.Context) (string, error) {
 	}
 	var firing []string
 	for _, p := range last {
+		// The silence is asked of Kapacitor (below): a one-alert silence
+		// replaced by another never sends its end to the history.
+		if strings.HasPrefix(p.Tag("id"), "oasis_silence") {
+			continue
+		}
 		if lvl := p.Tag("level"); lvl != "OK" {
 			msg, _ := p.Str("message")
 			firing = append(firing, fmt.Sprintf("%s (last sent %s ago): %s", lvl, ago(b.now().Sub(p.Time)), safe(msg, 200)))
 		}
 	}
-	out := []string{fmt.Sprintf("Firing now: %d", len(firing))}
+	// As last sent: an alert that recovered while a silence held it back
+	// shows here until its next message.
+	out := []string{fmt.Sprintf("Firing (as last sent): %d", len(firing))}
 	out = append(out, firing...)
+	if s, err := b.Mute.Current(ctx); err == nil && s.Active(b.now()) {
+		out = append(out, describe(s, b.now()))
+	}
 	recent, err := b.Data.Query(ctx, `SELECT "message" FROM "oasis_alert" WHERE time > now() - 30d GROUP BY "level" ORDER BY time DESC LIMIT 5`)
 	if err != nil {
 		return "", err
@@ -402,9 +417,6 @@ func (b *Bot) Digest(ctx context.Context) string {
 			s = part.name + ": could not read the numbers (" + short(err) + ")"
 		}
 		out = append(out, s)
-	}
-	if s, err := b.Mute.Current(ctx); err == nil && s.Active(b.now()) {
-		out = append(out, describe(s, b.now()))
 	}
 	return strings.Join(out, "\n\n")
 }

@@ -38,6 +38,9 @@ type Bot struct {
 	Log   *slog.Logger
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// Username is the bot's own (getMe): a command addressed to another
+	// bot (/status@other_bot) is ignored.
+	Username string
 
 	mu       sync.Mutex
 	buckets  map[int64]*bucket
@@ -144,6 +147,17 @@ func (b *Bot) Handle(ctx context.Context, chat int64, from, text string) (reply 
 	if !strings.HasPrefix(text, "/") {
 		return "", false
 	}
+	args := strings.Fields(text)
+	cmd := strings.ToLower(args[0])
+	// In a group, Telegram appends the bot's name: /status@my_bot. A
+	// command for another bot in the same group is not ours.
+	if i := strings.IndexByte(cmd, '@'); i > 0 {
+		if b.Username != "" && !strings.EqualFold(cmd[i+1:], b.Username) {
+			return "", false
+		}
+		cmd = cmd[:i]
+	}
+	args = args[1:]
 	if ok, warn := b.allow(chat); !ok {
 		if warn {
 			b.log().Warn("chat over its rate limit: commands ignored for now", "chat", chat, "from", from)
@@ -151,13 +165,6 @@ func (b *Bot) Handle(ctx context.Context, chat int64, from, text string) (reply 
 		}
 		return "", false
 	}
-	args := strings.Fields(text)
-	cmd := strings.ToLower(args[0])
-	// In a group, Telegram appends the bot's name: /status@my_bot.
-	if i := strings.IndexByte(cmd, '@'); i > 0 {
-		cmd = cmd[:i]
-	}
-	args = args[1:]
 	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	var err error
@@ -224,7 +231,9 @@ func (b *Bot) mute(ctx context.Context, chat int64, from string, args []string) 
 	}
 	alert := ""
 	rest := args[1:]
-	if len(rest) > 0 && strings.HasPrefix(rest[0], "oasis_") {
+	// A word that looks like an alert's name is one (an unknown one is
+	// refused): a misspelt name taken as the reason would mute every alert.
+	if len(rest) > 0 && (strings.Contains(rest[0], "_") || strings.HasPrefix(strings.ToLower(rest[0]), "oasis")) {
 		alert, rest = rest[0], rest[1:]
 	}
 	reason := strings.Join(rest, " ")
@@ -242,7 +251,7 @@ func (b *Bot) mute(ctx context.Context, chat int64, from string, args []string) 
 	s, err := b.Mute.Set(ctx, b.now(), d, reason, alert)
 	if err != nil {
 		b.log().Error("mute failed", "chat", chat, "from", from, "duration", args[0], "alert", alert, "error", err)
-		return "/mute failed, nothing is muted: " + short(err)
+		return "/mute failed: " + short(err) + "\n" + b.holds(ctx)
 	}
 	b.log().Warn("muted", "chat", chat, "from", from, "until", s.Until.Format(time.RFC3339), "alert", orAll(alert), "reason", reason)
 	return describe(s, b.now()) + "\n/unmute ends it sooner."
@@ -251,10 +260,25 @@ func (b *Bot) mute(ctx context.Context, chat int64, from string, args []string) 
 func (b *Bot) unmute(ctx context.Context, chat int64, from string) string {
 	if err := b.Mute.Off(ctx); err != nil {
 		b.log().Error("unmute failed", "chat", chat, "from", from, "error", err)
-		return "/unmute failed: " + short(err)
+		return "/unmute failed: " + short(err) + "\n" + b.holds(ctx)
 	}
 	b.log().Warn("unmuted", "chat", chat, "from", from)
-	return "No silence: every alert is sent."
+	// What Kapacitor holds now (a change made at the same moment wins).
+	cur, err := b.Mute.Current(ctx)
+	if err != nil {
+		return "Unmuted; Kapacitor could not be asked since (" + short(err) + ")."
+	}
+	return describe(cur, b.now())
+}
+
+// holds says what Kapacitor holds after a change failed part way: the
+// change may have been made, or half made.
+func (b *Bot) holds(ctx context.Context) string {
+	cur, err := b.Mute.Current(context.WithoutCancel(ctx))
+	if err != nil {
+		return "What Kapacitor holds now is not known (" + short(err) + "): ask again with /mute."
+	}
+	return "Kapacitor holds now: " + describe(cur, b.now())
 }
 
 func orAll(alert string) string {

@@ -35,7 +35,7 @@ type fakeMute struct {
 
 func (f *fakeMute) Current(context.Context) (silence.Silence, error) { return f.cur, nil }
 func (f *fakeMute) Set(_ context.Context, now time.Time, d time.Duration, reason, alert string) (silence.Silence, error) {
-	if alert == "oasis_nothing" {
+	if alert != "" && alert != "oasis_peers_low" {
 		return silence.Silence{}, fmt.Errorf("no alert %q", alert)
 	}
 	f.cur = silence.Silence{Until: now.Add(d), Reason: reason, Alert: alert}
@@ -125,7 +125,9 @@ func TestMuteCommands(t *testing.T) {
 	for cmd, want := range map[string]string{
 		"/mute 8d":                 "between 1s and 7d",
 		"/mute soon":               "want a number and s, m, h or d",
-		"/mute 1h oasis_nothing":   `/mute failed, nothing is muted: no alert "oasis_nothing"`,
+		"/mute 1h oasis_nothing":   "/mute failed: no alert \"oasis_nothing\"\nKapacitor holds now: oasis_peers_low is muted",
+		"/mute 1h peers_low":       "/mute failed: no alert \"peers_low\"",
+		"/mute 1h Oasis_Peers_Low": "/mute failed: no alert \"Oasis_Peers_Low\"",
 		"/mute 1h drop table; --x": "reason: at most 100 letters",
 	} {
 		if got := ask(t, b, cmd); !strings.Contains(got, want) {
@@ -148,6 +150,13 @@ func TestStrangersAndRateLimit(t *testing.T) {
 	}
 	if _, ok := b.Handle(context.Background(), 1, "op", "hello"); ok {
 		t.Error("not a command, answered")
+	}
+	// A command for another bot in the group: not ours, and it costs nothing.
+	b.Username = "oasis_test_bot"
+	for range 5 {
+		if _, ok := b.Handle(context.Background(), 1, "op", "/status@other_bot"); ok {
+			t.Error("another bot's command answered")
+		}
 	}
 	ask(t, b, "/help")
 	ask(t, b, "/help")

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	client "github.com/influxdata/influxdb1-client/v2"
@@ -147,16 +148,27 @@ func (r *Reader) Query(ctx context.Context, q string) ([]Point, error) {
 // not read the node before it ever could, so it wrote no ID) unless such a
 // point is newer than every identified one: then the input can't read the
 // node now, and that must show.
-func Identified(pts []Point, idTag string) []Point {
-	var newestID time.Time
+// Points are compared within the same value of each of the `within` tags
+// (e.g. host: another host's nodes say nothing of this one's).
+func Identified(pts []Point, idTag string, within ...string) []Point {
+	key := func(p Point) string {
+		var k []string
+		for _, w := range within {
+			k = append(k, p.Tag(w))
+		}
+		return strings.Join(k, "\x00")
+	}
+	newestID := map[string]time.Time{}
 	for _, p := range pts {
-		if p.Tag(idTag) != "" && p.Time.After(newestID) {
-			newestID = p.Time
+		if p.Tag(idTag) != "" && p.Time.After(newestID[key(p)]) {
+			newestID[key(p)] = p.Time
 		}
 	}
 	out := pts[:0:0]
 	for _, p := range pts {
-		if p.Tag(idTag) != "" || p.Time.After(newestID) {
+		// Not older than the newest identified point: at the same gather,
+		// the unidentified one is the news.
+		if p.Tag(idTag) != "" || !p.Time.Before(newestID[key(p)]) {
 			out = append(out, p)
 		}
 	}

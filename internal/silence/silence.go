@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -38,8 +39,10 @@ type Silence struct {
 // Active reports whether the silence holds alerts back at now.
 func (s Silence) Active(now time.Time) bool { return !s.Until.IsZero() && now.Before(s.Until) }
 
-// Client talks to Kapacitor's API.
+// Client talks to Kapacitor's API. Its changes are made one at a time.
 type Client struct {
+	mu sync.Mutex
+
 	// URL is Kapacitor's API, e.g. http://127.0.0.1:9092.
 	URL  string
 	HTTP *http.Client
@@ -64,6 +67,9 @@ func ParseDuration(s string) (time.Duration, error) {
 	n, err := strconv.ParseUint(s[:len(s)-1], 10, 32)
 	if unit == 0 || err != nil {
 		return 0, fmt.Errorf("duration %q: want a number and s, m, h or d, e.g. 2h", s)
+	}
+	if n > uint64(MaxDuration/unit) {
+		return 0, fmt.Errorf("duration %s: between 1s and 7d (a longer silence is a monitor switched off)", s)
 	}
 	d := time.Duration(n) * unit
 	if d <= 0 || d > MaxDuration {
@@ -197,8 +203,12 @@ func (c *Client) Set(ctx context.Context, now time.Time, d time.Duration, reason
 		}
 	}
 	until := now.Add(d).Truncate(time.Second).Add(time.Second).UTC()
-	s := Silence{Until: until, Reason: reason, Alert: alert}
-	return s, c.apply(ctx, s)
+	if err := c.apply(ctx, Silence{Until: until, Reason: reason, Alert: alert}); err != nil {
+		return Silence{}, err
+	}
+	// What Kapacitor holds now, which another change made at the same
+	// moment may have replaced.
+	return c.Current(ctx)
 }
 
 // Off ends the silence now. The muted alert's name is kept, so that the
@@ -225,12 +235,15 @@ func (c *Client) apply(ctx context.Context, s Silence) error {
 		until = s.Until.Unix()
 		text = s.Until.UTC().Format("2006-01-02 15:04:05 UTC")
 	}
-	if err := c.do(ctx, http.MethodPatch, "/kapacitor/v1/tasks/"+Task, map[string]any{"status": "disabled"}, nil); err != nil {
-		return err
-	}
-	// Disabled, the task holds nothing back: if enabling fails, alerts are sent.
-	return c.do(ctx, http.MethodPatch, "/kapacitor/v1/tasks/"+Task, map[string]any{
-		"status": "enabled",
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	// The vars go with the disable, never to a running task: Kapacitor
+	// stores new vars of an enabled task without restarting it, so two
+	// changes that overlapped (two chats, the bot and the script) could
+	// leave one silence running and another stored. Disabled, the task
+	// holds nothing back: if enabling fails, alerts are sent.
+	if err := c.do(ctx, http.MethodPatch, "/kapacitor/v1/tasks/"+Task, map[string]any{
+		"status": "disabled",
 		"vars": map[string]tickVar{
 			"until":        {Type: "int", Value: until},
 			"until_text":   {Type: "string", Value: text},
@@ -238,5 +251,8 @@ func (c *Client) apply(ctx context.Context, s Silence) error {
 			"alert_name":   {Type: "string", Value: s.Alert},
 			"remind_every": {Type: "duration", Value: fmt.Sprintf("%ds", int64(remind/time.Second))},
 		},
-	}, nil)
+	}, nil); err != nil {
+		return err
+	}
+	return c.do(ctx, http.MethodPatch, "/kapacitor/v1/tasks/"+Task, map[string]any{"status": "enabled"}, nil)
 }

@@ -35,6 +35,8 @@ type fakeKapacitor struct {
 	status   string
 	vars     map[string]tickVar
 	requests []string
+	// patches are the PATCH bodies' status, with "+vars" when vars came along.
+	patches []string
 }
 
 func (f *fakeKapacitor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -57,9 +59,12 @@ func (f *fakeKapacitor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		f.status = patch.Status
+		kind := patch.Status
 		if patch.Vars != nil {
 			f.vars = patch.Vars
+			kind += "+vars"
 		}
+		f.patches = append(f.patches, kind)
 		w.Write([]byte("{}"))
 	default:
 		http.NotFound(w, r)
@@ -90,12 +95,13 @@ func TestClientSetsTheTaskAsTheScriptDoes(t *testing.T) {
 		t.Errorf("until %s, want %s", s.Until, want)
 	}
 	k.mu.Lock()
-	last := k.requests[len(k.requests)-2:]
+	patches := k.patches
 	vars := k.vars
 	k.mu.Unlock()
-	// Disabled first (lifting any silence), then enabled with the vars.
-	if last[0] != "PATCH /kapacitor/v1/tasks/oasis_silence" || last[1] != "PATCH /kapacitor/v1/tasks/oasis_silence" {
-		t.Errorf("requests: %v", last)
+	// The vars go with the disable, never to a running task (Kapacitor
+	// would store them without applying them); then it is enabled.
+	if strings.Join(patches, ",") != "disabled+vars,enabled" {
+		t.Errorf("patches: %v", patches)
 	}
 	if vars["until_text"].Value != "2026-11-28 10:00:01 UTC" || vars["alert_name"].Value != "oasis_input_silent" || vars["remind_every"].Value != "3600s" || vars["until"].Value.(float64) != float64(s.Until.Unix()) {
 		t.Errorf("vars: %+v", vars)

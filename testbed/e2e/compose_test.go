@@ -434,6 +434,12 @@ func TestComposeBot(t *testing.T) {
 	require.Equal(t, []string{"CMD", "oasis-bot", "-health"}, []string(b.HealthCheck.Test))
 	require.Equal(t, "unless-stopped", b.Restart)
 	require.Empty(t, b.Ports)
+	// Not root, no capability, nothing to write but /tmp (its health file).
+	require.Equal(t, "telegraf", b.User)
+	require.Equal(t, []string{"ALL"}, b.CapDrop)
+	require.Contains(t, b.SecurityOpt, "no-new-privileges:true")
+	require.True(t, b.ReadOnly)
+	require.Equal(t, []string{"/tmp"}, []string(b.Tmpfs))
 	var nets []string
 	for n := range b.Networks {
 		nets = append(nets, n)
