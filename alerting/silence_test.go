@@ -32,44 +32,12 @@ func TestSilence(t *testing.T) {
 	// Mostly waiting for the silence's 10 s wall-clock ticks: it runs
 	// beside the replays.
 	t.Parallel()
-	rec, ev := recording(t)
-	node := healthyPhase(rec, ev).only("oasis_node").where("node_id", ev.OwnNodeID)
-	input := inputOf(healthyPhase(rec, ev), "oasis_node")
-	if len(node) == 0 || len(input) == 0 {
-		t.Fatal("no oasis_node points recorded")
-	}
-	k := startKapacitor(t, nil, nil, nil)
-	t0 := time.Now()
-	at := func(i int) time.Time { return t0.Add(time.Duration(i) * 2 * time.Second) }
-	// One gather: the node's point (up or down) and its input's status.
-	gather := func(i int, up bool) {
-		n, in := node[0], input[0]
-		n.Time, in.Time = at(i), at(i)
-		if !up {
-			n.Fields = map[string]any{"up": int64(0), "down_reason": "no_socket"}
-		}
-		k.write(t, series{n, in}.lp(t))
-	}
-	wantEvent := func(id, level string) event {
-		t.Helper()
-		var got event
-		waitUntil(t, 25*time.Second, func() error {
-			for _, e := range k.all() {
-				if e.ID == id && e.Level == level {
-					got = e
-					return nil
-				}
-			}
-			return fmt.Errorf("no %s event of %s:\n%s", level, id, show(k.all()))
-		})
-		return got
-	}
-	nodeDown := "oasis_node_down:" + ev.OwnNodeID
+	k, gather, wantEvent, nodeDown := silenceBench(t)
 
 	// A network upgrade: silenced for an hour, the node stops for a minute.
 	t.Log(k.silence(t, "1h", "network upgrade"))
 	gather(0, true)
-	notice := wantEvent("oasis_silence", "INFO")
+	notice := wantEvent("oasis_silence", "INFO", 0)
 	t.Logf("notice: %s", notice.Message)
 	if !strings.Contains(notice.Message, "silenced until") || !strings.Contains(notice.Message, "(network upgrade)") {
 		t.Errorf("the notice does not say until when and why: %s", notice.Message)
@@ -93,12 +61,12 @@ func TestSilence(t *testing.T) {
 	// sent (here its recovery), and new faults page again.
 	t.Log(k.silence(t, "off"))
 	gather(31, true)
-	wantEvent("oasis_silence", "OK")
-	wantEvent(nodeDown, "OK")
+	wantEvent("oasis_silence", "OK", 0)
+	wantEvent(nodeDown, "OK", 0)
 	for i := 32; i <= 50; i++ {
 		gather(i, false)
 	}
-	wantEvent(nodeDown, "CRITICAL")
+	wantEvent(nodeDown, "CRITICAL", 0)
 
 	// A silence ends on its own at its time, with a notice.
 	var over event
@@ -154,38 +122,7 @@ func TestSilence(t *testing.T) {
 func TestSilenceOneAlert(t *testing.T) {
 	skipReplays(t)
 	t.Parallel() // as TestSilence
-	rec, ev := recording(t)
-	node := healthyPhase(rec, ev).only("oasis_node").where("node_id", ev.OwnNodeID)
-	input := inputOf(healthyPhase(rec, ev), "oasis_node")
-	if len(node) == 0 || len(input) == 0 {
-		t.Fatal("no oasis_node points recorded")
-	}
-	k := startKapacitor(t, nil, nil, nil)
-	t0 := time.Now()
-	at := func(i int) time.Time { return t0.Add(time.Duration(i) * 2 * time.Second) }
-	gather := func(i int, up bool) {
-		n, in := node[0], input[0]
-		n.Time, in.Time = at(i), at(i)
-		if !up {
-			n.Fields = map[string]any{"up": int64(0), "down_reason": "no_socket"}
-		}
-		k.write(t, series{n, in}.lp(t))
-	}
-	wantEvent := func(id, level string, after int) event {
-		t.Helper()
-		var got event
-		waitUntil(t, 25*time.Second, func() error {
-			for _, e := range k.all()[after:] {
-				if e.ID == id && e.Level == level {
-					got = e
-					return nil
-				}
-			}
-			return fmt.Errorf("no %s event of %s:\n%s", level, id, show(k.all()))
-		})
-		return got
-	}
-	nodeDown := "oasis_node_down:" + ev.OwnNodeID
+	k, gather, wantEvent, nodeDown := silenceBench(t)
 
 	// Another alert muted: the node's outage still pages.
 	t.Log(k.silence(t, "1h", "noisy peers", "oasis_peers_low"))
@@ -250,4 +187,43 @@ func TestSilenceScriptRefusesAlertName(t *testing.T) {
 			t.Errorf("oasis-silence.sh 1h x %s: %v %s", bad, err, out)
 		}
 	}
+}
+
+// silenceBench is the engine both silence tests feed: gather(i, up) writes
+// one gather of our node (its point, up or down, and its input's status)
+// at t0 + 2i s; wantEvent waits for an event of that ID and level among
+// the events after the first `after`.
+func silenceBench(t *testing.T) (k *kapacitor, gather func(i int, up bool), wantEvent func(id, level string, after int) event, nodeDown string) {
+	t.Helper()
+	rec, ev := recording(t)
+	node := healthyPhase(rec, ev).only("oasis_node").where("node_id", ev.OwnNodeID)
+	input := inputOf(healthyPhase(rec, ev), "oasis_node")
+	if len(node) == 0 || len(input) == 0 {
+		t.Fatal("no oasis_node points recorded")
+	}
+	k = startKapacitor(t, nil, nil, nil)
+	t0 := time.Now()
+	gather = func(i int, up bool) {
+		n, in := node[0], input[0]
+		n.Time, in.Time = t0.Add(time.Duration(i)*2*time.Second), t0.Add(time.Duration(i)*2*time.Second)
+		if !up {
+			n.Fields = map[string]any{"up": int64(0), "down_reason": "no_socket"}
+		}
+		k.write(t, series{n, in}.lp(t))
+	}
+	wantEvent = func(id, level string, after int) event {
+		t.Helper()
+		var got event
+		waitUntil(t, 25*time.Second, func() error {
+			for _, e := range k.all()[after:] {
+				if e.ID == id && e.Level == level {
+					got = e
+					return nil
+				}
+			}
+			return fmt.Errorf("no %s event of %s:\n%s", level, id, show(k.all()))
+		})
+		return got
+	}
+	return k, gather, wantEvent, "oasis_node_down:" + ev.OwnNodeID
 }
